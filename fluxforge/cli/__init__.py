@@ -1,0 +1,1 @@
+"""Command-line entry points: ff, ff-key, ff-call, ff-master, ff-minion."""

@@ -1,0 +1,84 @@
+"""What every command shares: ``-c``, ``--out``, ``--log-level`` and the error boundary.
+
+The boundary prints one line for a :class:`~fluxforge.errors.FluxForgeError`
+and exits with its code; a traceback appears only with ``--log-level debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from fluxforge import __version__, logs
+from fluxforge.errors import FluxForgeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OUT_CHOICES = ("nested", "json", "yaml", "raw", "txt")
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def common_options(fn: F) -> F:
+    """Add ``-c/--config``, ``--log-level`` and ``--version``."""
+    fn = click.option(
+        "-c",
+        "--config",
+        "config_path",
+        metavar="PATH",
+        help="Config file (default: $FLUXFORGE_CONFIG or /etc/fluxforge/fluxforge.conf).",
+    )(fn)
+    fn = click.option(
+        "--log-level",
+        "-l",
+        type=click.Choice(list(logs.LEVELS)),
+        default=None,
+        help="Log level on stderr; debug also shows tracebacks.",
+    )(fn)
+    fn = click.version_option(__version__, "--version", prog_name="fluxforge")(fn)
+    return fn
+
+
+def out_option(default: str = "nested") -> Callable[[F], F]:
+    """Add ``--out``."""
+    return click.option(
+        "--out",
+        "out",
+        type=click.Choice(OUT_CHOICES),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one error line and exit with ``code``."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def boundary(fn: F) -> F:
+    """Turn FluxForge errors into one line on stderr and the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("log_level") == "debug"
+        try:
+            return fn(*args, **kwargs)
+        except FluxForgeError as exc:
+            if debug:
+                logging.getLogger("fluxforge").exception("command failed")
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except OSError as exc:
+            if debug:
+                logging.getLogger("fluxforge").exception("command failed")
+            fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", 2)
+        return None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,65 @@
+"""The explicit context of a running job.
+
+A module function reaches the job's options, grains, pillar, other
+functions, test mode and event firing through :func:`current`, never
+through injected globals. The context lives in a :class:`contextvars.ContextVar`,
+so concurrent jobs in one minion never see each other's state::
+
+    from fluxforge.context import current
+
+    def hostname() -> str:
+        \"\"\"Return the host name.\"\"\"
+        return current().funcs["cmd.run"]("hostname")
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fluxforge.config import MinionConfig
+    from fluxforge.loader import Functions
+
+
+def _no_events(tag: str, data: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass
+class JobContext:
+    """What a running module function may know and do."""
+
+    opts: MinionConfig
+    grains: Mapping[str, Any]
+    pillar: Mapping[str, Any]
+    funcs: Functions
+    jid: str = ""
+    fun: str = ""
+    test: bool = False
+    fire_event: Callable[[str, dict[str, Any]], None] = _no_events
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+_current: contextvars.ContextVar[JobContext] = contextvars.ContextVar("fluxforge_job")
+
+
+def current() -> JobContext:
+    """The context of the job running in this thread or task."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("no FluxForge job is running here") from None
+
+
+def activate(ctx: JobContext) -> contextvars.Token[JobContext]:
+    """Make ``ctx`` the current context; pass the token to :func:`deactivate`."""
+    return _current.set(ctx)
+
+
+def deactivate(token: contextvars.Token[JobContext]) -> None:
+    """Restore the context that was current before :func:`activate`."""
+    _current.reset(token)

@@ -1,0 +1,265 @@
+"""Keys and the sealed envelopes that carry every message.
+
+Master: an X25519 key pair (boxes) and an Ed25519 key pair (signing
+broadcasts). Minion: an X25519 key pair. Private key files are 0600.
+
+Envelopes (see docs/protocol.md for the frames around them):
+
+* publication: ``SecretBox(session).encrypt(SigningKey.sign(payload))``;
+  every minion holds the session key, the signature proves the master wrote it;
+* request/reply: ``Box(sender_sk, receiver_pk)``, so the sender is proven by
+  its key and not by the id it claims.
+
+``Box`` construction costs a Diffie-Hellman operation, so callers cache the
+boxes they build (:class:`BoxCache`). Nacl errors are translated here into
+:class:`~fluxforge.errors.AuthenticationFailed`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+import nacl.exceptions
+import nacl.public
+import nacl.secret
+import nacl.signing
+import nacl.utils
+
+from fluxforge.errors import AuthenticationFailed, KeyStoreError
+
+KEY_BYTES = 32
+SESSION_KEY_BYTES = nacl.secret.SecretBox.KEY_SIZE
+
+
+class Secret:
+    """Bytes that never show themselves in a log, a repr or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> bytes:
+        """The secret bytes; call only where they are used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(<hidden>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def fingerprint(public: bytes) -> str:
+    """SHA-256 fingerprint of a public key, as colon-separated hex pairs."""
+    digest = hashlib.sha256(public).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def encode_key(raw: bytes) -> str:
+    """Text form of a key for files: base64 on one line."""
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode_key(text: str, where: str) -> bytes:
+    """Parse the text form of a 32-byte key; ``where`` names the source in errors."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (ValueError, TypeError):
+        raise KeyStoreError(f"{where}: not a base64 key; delete it to have a new one made")
+    if len(raw) != KEY_BYTES:
+        raise KeyStoreError(f"{where}: key must be {KEY_BYTES} bytes, found {len(raw)}")
+    return raw
+
+
+def write_file_atomic(path: str, data: str, mode: int) -> None:
+    """Write ``data`` to ``path`` atomically with permission ``mode``."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_key_file(path: str, private: bool) -> bytes:
+    """Read a key file; a private one must not be readable by others."""
+    try:
+        st = os.stat(path)
+        if private and st.st_mode & 0o077:
+            raise KeyStoreError(
+                f"{path}: private key is readable by others (mode {st.st_mode & 0o777:o}); "
+                "run chmod 600 on it"
+            )
+        with open(path, encoding="ascii") as fh:
+            return decode_key(fh.read(), path)
+    except KeyStoreError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise KeyStoreError(f"{path}: cannot read key: {reason}")
+
+
+def load_or_create_pair(folder: str, name: str) -> tuple[bytes, bytes]:
+    """Load ``name.key``/``name.pub`` (X25519) from ``folder``, creating them if absent."""
+    priv_path = os.path.join(folder, f"{name}.key")
+    pub_path = os.path.join(folder, f"{name}.pub")
+    if not os.path.exists(priv_path):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        sk = nacl.public.PrivateKey.generate()
+        write_file_atomic(priv_path, encode_key(bytes(sk)) + "\n", 0o600)
+        write_file_atomic(pub_path, encode_key(bytes(sk.public_key)) + "\n", 0o644)
+    priv = read_key_file(priv_path, private=True)
+    pub = bytes(nacl.public.PrivateKey(priv).public_key)
+    return priv, pub
+
+
+def load_or_create_signing(folder: str, name: str) -> tuple[bytes, bytes]:
+    """Load or create an Ed25519 signing key pair ``name.key``/``name.pub``."""
+    priv_path = os.path.join(folder, f"{name}.key")
+    pub_path = os.path.join(folder, f"{name}.pub")
+    if not os.path.exists(priv_path):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        sk = nacl.signing.SigningKey.generate()
+        write_file_atomic(priv_path, encode_key(bytes(sk)) + "\n", 0o600)
+        write_file_atomic(pub_path, encode_key(bytes(sk.verify_key)) + "\n", 0o644)
+    seed = read_key_file(priv_path, private=True)
+    return seed, bytes(nacl.signing.SigningKey(seed).verify_key)
+
+
+@dataclass(frozen=True)
+class MasterIdentity:
+    """The master's key pairs."""
+
+    box_secret: Secret
+    box_public: bytes
+    sign_secret: Secret
+    sign_public: bytes
+
+    @classmethod
+    def load(cls, pki_dir: str) -> MasterIdentity:
+        """Load the master keys from ``pki_dir``, generating them on first start."""
+        bsk, bpk = load_or_create_pair(pki_dir, "master")
+        ssk, spk = load_or_create_signing(pki_dir, "master_sign")
+        return cls(Secret(bsk), bpk, Secret(ssk), spk)
+
+    @property
+    def finger(self) -> str:
+        """Fingerprint of the master's box key (what ``master_finger`` pins)."""
+        return fingerprint(self.box_public)
+
+
+@dataclass(frozen=True)
+class MinionIdentity:
+    """A minion's key pair."""
+
+    box_secret: Secret
+    box_public: bytes
+
+    @classmethod
+    def load(cls, pki_dir: str) -> MinionIdentity:
+        """Load the minion keys from ``pki_dir``, generating them on first start."""
+        sk, pk = load_or_create_pair(pki_dir, "minion")
+        return cls(Secret(sk), pk)
+
+    @classmethod
+    def generate(cls) -> MinionIdentity:
+        """A fresh in-memory identity (used by tests and the swarm)."""
+        sk = nacl.public.PrivateKey.generate()
+        return cls(Secret(bytes(sk)), bytes(sk.public_key))
+
+
+def new_session_key() -> Secret:
+    """A fresh random key for broadcast SecretBoxes."""
+    return Secret(nacl.utils.random(SESSION_KEY_BYTES))
+
+
+def random_bytes(n: int) -> bytes:
+    """``n`` random bytes from the system CSPRNG."""
+    return nacl.utils.random(n)
+
+
+class Signer:
+    """Signs and seals publications with the master's keys."""
+
+    def __init__(self, sign_secret: Secret) -> None:
+        self._key = nacl.signing.SigningKey(sign_secret.reveal())
+
+    def seal(self, payload: bytes, session: Secret) -> bytes:
+        """Sign ``payload`` then encrypt it with the session key."""
+        signed = self._key.sign(payload)
+        return bytes(nacl.secret.SecretBox(session.reveal()).encrypt(signed))
+
+
+class PublicationOpener:
+    """Decrypts and verifies publications on a minion."""
+
+    def __init__(self, verify_key: bytes) -> None:
+        try:
+            self._verify = nacl.signing.VerifyKey(verify_key)
+        except (nacl.exceptions.CryptoError, ValueError, TypeError):
+            raise AuthenticationFailed("master signing key is not a valid Ed25519 key")
+
+    def open(self, sealed: bytes, session: Secret) -> bytes:
+        """Return the payload, or raise if it does not decrypt or verify."""
+        try:
+            signed = nacl.secret.SecretBox(session.reveal()).decrypt(sealed)
+        except (nacl.exceptions.CryptoError, ValueError, TypeError):
+            raise AuthenticationFailed("publication does not decrypt with the session key")
+        try:
+            return bytes(self._verify.verify(signed))
+        except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+            raise AuthenticationFailed("publication signature is not the master's")
+
+
+class BoxCache:
+    """Boxes between our secret key and peers' public keys, built once each."""
+
+    def __init__(self, secret: Secret, limit: int = 100_000) -> None:
+        self._secret = nacl.public.PrivateKey(secret.reveal())
+        self._boxes: dict[bytes, nacl.public.Box] = {}
+        self._limit = limit
+
+    def box(self, peer_public: bytes) -> nacl.public.Box:
+        """The Box for ``peer_public``, from the cache when possible."""
+        box = self._boxes.get(peer_public)
+        if box is None:
+            try:
+                box = nacl.public.Box(self._secret, nacl.public.PublicKey(peer_public))
+            except (nacl.exceptions.CryptoError, ValueError, TypeError):
+                raise AuthenticationFailed("peer public key is not a valid X25519 key")
+            if len(self._boxes) >= self._limit:
+                self._boxes.pop(next(iter(self._boxes)))
+            self._boxes[peer_public] = box
+        return box
+
+    def forget(self, peer_public: bytes) -> None:
+        """Drop the cached Box for a peer whose key was removed."""
+        self._boxes.pop(peer_public, None)
+
+    def encrypt(self, peer_public: bytes, plaintext: bytes) -> bytes:
+        """Encrypt ``plaintext`` for ``peer_public`` with a random nonce."""
+        return bytes(self.box(peer_public).encrypt(plaintext))
+
+    def decrypt(self, peer_public: bytes, ciphertext: bytes) -> bytes:
+        """Decrypt a message from ``peer_public``; raise if it is not genuine."""
+        try:
+            return bytes(self.box(peer_public).decrypt(ciphertext))
+        except (nacl.exceptions.CryptoError, ValueError, TypeError):
+            raise AuthenticationFailed("message does not decrypt with the sender's key")

@@ -1,0 +1,1 @@
+"""Grains: facts about the host a minion runs on."""

@@ -1,0 +1,68 @@
+"""Logging set-up for the daemons and commands, and a warner that cannot flood."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "quiet": logging.CRITICAL + 10,
+}
+FORMAT = "%(asctime)s [%(levelname)-7s] %(name)s: %(message)s"
+
+
+def level_of(name: str) -> int:
+    """The logging level for a level name; unknown names mean ``warning``."""
+    return LEVELS.get(name.lower(), logging.WARNING)
+
+
+def setup(level: str, log_file: str = "", stderr: bool = True) -> None:
+    """Send log records at ``level`` and above to ``log_file`` and stderr."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level_of(level))
+    formatter = logging.Formatter(FORMAT)
+    if log_file:
+        os.makedirs(os.path.dirname(log_file), mode=0o755, exist_ok=True)
+        fh = logging.FileHandler(log_file, encoding="utf-8")
+        fh.setFormatter(formatter)
+        root.addHandler(fh)
+    if stderr:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(formatter)
+        root.addHandler(sh)
+
+
+class Warner:
+    """Logs a warning once per key per ``interval`` seconds, counting the rest.
+
+    Hostile input is logged, but a peer sending a million bad frames must not
+    write a million lines.
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def warn(self, key: str, message: str) -> None:
+        """Log ``message`` unless ``key`` was logged within the interval."""
+        now = time.monotonic()
+        last, suppressed = self._last.get(key, (0.0, 0))
+        if now - last < self.interval and last:
+            self._last[key] = (last, suppressed + 1)
+            return
+        if suppressed:
+            message += f" ({suppressed} more like this suppressed)"
+        self._last[key] = (now, 0)
+        if len(self._last) > 10_000:
+            self._last.clear()
+        self.logger.warning(message)

@@ -1,0 +1,1 @@
+"""The master: keys, publisher, request server, job cache and event bus."""

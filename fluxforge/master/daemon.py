@@ -1,0 +1,252 @@
+"""The master process: sockets, event loop and shutdown.
+
+Sockets (see docs/protocol.md):
+
+* PUB ``tcp://interface:publish_port``: sealed publications;
+* ROUTER ``tcp://interface:ret_port``: auth and authenticated minion requests;
+* IPC PUB/PULL in ``sock_dir``: the event bus;
+* IPC ROUTER in ``sock_dir``: commands from local clients (``ff``, ``ff-key``).
+
+Receiving sockets are drained in batches with non-blocking reads after one
+``await`` (an await per message costs more than the crypto); sends never
+block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from fluxforge import events, keys, wire
+from fluxforge.config import MasterConfig, ensure_dir
+from fluxforge.crypto import MasterIdentity, Signer
+from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
+from fluxforge.logs import Warner
+from fluxforge.master.handlers import Handlers, error_text
+from fluxforge.master.jobcache import JobCache
+from fluxforge.master.sessions import Sessions
+
+log = logging.getLogger("fluxforge.master")
+
+BATCH = 2000
+REQUEST_KINDS = {"auth": 1, "req": 2}
+
+
+def _bind(sock: zmq.Socket[Any], address: str, option: str) -> None:
+    try:
+        sock.bind(address)
+    except zmq.ZMQError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"{address} is already in use; stop what holds it or change {option}")
+        raise ConfigError(f"cannot bind {address} ({option}): {exc.strerror}")
+
+
+class Master:
+    """A running master."""
+
+    def __init__(self, cfg: MasterConfig) -> None:
+        self.cfg = cfg
+        ensure_dir(cfg.sock_dir, 0o700)
+        ensure_dir(cfg.pki_dir, 0o700)
+        self.identity = MasterIdentity.load(cfg.pki_dir)
+        self.store = keys.KeyStore(cfg.pki_dir, cfg.auto_accept, cfg.autosign_file)
+        self.warner = Warner(log)
+        self.ctx = zmq.Context()
+        self._sockets: list[zmq.Socket[Any]] = []
+        self.ev_pub = self._socket(zmq.PUB)
+        self.ev_pub.setsockopt(zmq.SNDHWM, 0)
+        self.ev_pull = self._socket(zmq.PULL)
+        self.api = self._socket(zmq.ROUTER)
+        self.pub = self._socket(zmq.PUB)
+        self.pub.setsockopt(zmq.SNDHWM, 0)
+        self.router = self._socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_frame_size)
+        self.router.setsockopt(zmq.RCVHWM, 0)
+        self.router.setsockopt(zmq.SNDHWM, 0)
+        self.signer = Signer(self.identity.sign_secret)
+        self.sessions = Sessions(self.identity, self.store, self.fire)
+        self.jobcache = JobCache(cfg.cachedir)
+        self.handlers = Handlers(self.sessions, self.jobcache, self.fire, self.publish)
+        self._stop = asyncio.Event()
+
+    def _socket(self, kind: int) -> zmq.Socket[Any]:
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        self._sockets.append(sock)
+        return sock
+
+    def bind(self) -> None:
+        """Bind every socket; a port in use is a :class:`ConfigError`."""
+        sd = self.cfg.sock_dir
+        _bind(self.ev_pub, events.ipc_address(sd, events.PUB_NAME), "sock_dir")
+        _bind(self.ev_pull, events.ipc_address(sd, events.PULL_NAME), "sock_dir")
+        _bind(self.api, events.ipc_address(sd, events.REQ_NAME), "sock_dir")
+        host = self.cfg.interface
+        _bind(self.pub, f"tcp://{host}:{self.cfg.publish_port}", "publish_port")
+        _bind(self.router, f"tcp://{host}:{self.cfg.ret_port}", "ret_port")
+        for name in (events.PUB_NAME, events.PULL_NAME, events.REQ_NAME):
+            os.chmod(os.path.join(sd, name), 0o600)
+        with open(os.path.join(sd, events.PID_NAME), "w", encoding="ascii") as fh:
+            fh.write(f"{os.getpid()}\n")
+
+    # -- outputs ----------------------------------------------------------
+
+    def fire(self, tag: str, data: dict[str, Any]) -> None:
+        """Publish an event on the bus."""
+        try:
+            self.ev_pub.send_multipart(events.encode_event(tag, data), zmq.NOBLOCK)
+        except zmq.Again:
+            self.warner.warn("event-drop", f"event bus is full; dropped event {tag}")
+
+    def publish(self, load: dict[str, Any]) -> None:
+        """Sign, seal and broadcast a job."""
+        sealed = self.signer.seal(wire.pack(load), self.sessions.session)
+        self.pub.send(wire.frame("pub", self.sessions.gen, sealed), zmq.NOBLOCK)
+
+    # -- loops ------------------------------------------------------------
+
+    async def _drain(self, sock: zmq.Socket[Any], handle: Callable[[list[bytes]], None]) -> None:
+        waiter = zmq.asyncio.Socket(sock)  # a shadow: same socket, awaitable poll
+        while True:
+            await waiter.poll()
+            for _ in range(BATCH):
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    handle(frames)
+                except Exception:
+                    log.exception("unexpected error while handling a message")
+            await asyncio.sleep(0)
+
+    def _on_minion(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            self.warner.warn("frames", f"dropped a message of {len(frames)} frames from a minion")
+            return
+        ident, data = frames
+        minion_id = "?"
+        try:
+            kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, REQUEST_KINDS)
+            if kind == "auth":
+                reply = self.sessions.authenticate(parts[0])
+            else:
+                minion_id = str(parts[0])[:64]
+                reply = self._on_request(parts[0], parts[1])
+        except (WireError, NotAuthorized) as exc:
+            self.warner.warn(f"{type(exc).__name__}:{minion_id}", f"dropped request: {exc}")
+            return
+        self.router.send_multipart([ident, reply], zmq.NOBLOCK)
+
+    def _on_request(self, minion_id: Any, boxed: Any) -> bytes:
+        req = self.sessions.open_request(minion_id, boxed)
+        if req["stale"]:
+            return self.sessions.seal_reply(minion_id, req["rid"], False, None, "reauth")
+        try:
+            body = self.handlers.minion_request(minion_id, req["t"], req["body"])
+        except MalformedFrame as exc:
+            self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
+            return self.sessions.seal_reply(minion_id, req["rid"], False, None, str(exc))
+        return self.sessions.seal_reply(minion_id, req["rid"], True, body)
+
+    def _on_event(self, frames: list[bytes]) -> None:
+        try:
+            tag, data = events.decode_event(frames)
+        except WireError as exc:
+            self.warner.warn("local-event", f"dropped a local event: {exc}")
+            return
+        self.fire(tag, data)
+
+    def _on_api(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            return
+        ident, data = frames
+        try:
+            request = wire.unpack(data)
+            if isinstance(request, dict) and request.get("cmd") in ("job", "jobs"):
+                asyncio.get_running_loop().create_task(self._api_slow(ident, request))
+                return
+            reply = {"ok": True, "result": self.handlers.local_command(request)}
+        except Exception as exc:
+            if not isinstance(exc, FluxForgeError):
+                log.exception("local command failed")
+            reply = {"ok": False, "error": error_text(exc)}
+        self.api.send_multipart([ident, wire.pack(reply)], zmq.NOBLOCK)
+
+    async def _api_slow(self, ident: bytes, request: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(None, self.handlers.local_command, request)
+            reply = {"ok": True, "result": result}
+        except Exception as exc:
+            reply = {"ok": False, "error": error_text(exc)}
+        self.api.send_multipart([ident, wire.pack(reply)], zmq.NOBLOCK)
+
+    async def _maintain(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(60)
+            ticks += 1
+            self.handlers.prune()
+            if ticks % 60 == 1:
+                self.jobcache.prune(self.cfg.keep_jobs)
+
+    async def serve(self) -> None:
+        """Serve until :meth:`stop` is called."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        tasks = [
+            loop.create_task(self._drain(self.router, self._on_minion)),
+            loop.create_task(self._drain(self.ev_pull, self._on_event)),
+            loop.create_task(self._drain(self.api, self._on_api)),
+            loop.create_task(self._maintain()),
+        ]
+        log.info(
+            "master ready: publish tcp://%s:%d, requests tcp://%s:%d, key %s",
+            self.cfg.interface,
+            self.cfg.publish_port,
+            self.cfg.interface,
+            self.cfg.ret_port,
+            self.identity.finger,
+        )
+        self.fire("ff/master/start", {"finger": self.identity.finger})
+        await self._stop.wait()
+        log.info("master stopping")
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def stop(self) -> None:
+        """Ask :meth:`serve` to return."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Release sockets, the job cache and the pid file."""
+        self.jobcache.close()
+        for sock in self._sockets:
+            sock.close(0)
+        self.ctx.term()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.cfg.sock_dir, events.PID_NAME))
+
+
+def run(cfg: MasterConfig) -> None:
+    """Run a master in the foreground until SIGTERM or SIGINT."""
+    master = Master(cfg)
+    try:
+        master.bind()
+        asyncio.run(master.serve())
+    finally:
+        master.close()

@@ -1,0 +1,175 @@
+"""The job cache: every job and every return, in SQLite (WAL) under ``cachedir``.
+
+Writes go through one writer thread in batches, so the event loop never
+waits for the disk; reads use their own connection.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import msgpack
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    jid TEXT PRIMARY KEY,
+    fun TEXT NOT NULL,
+    tgt TEXT NOT NULL,
+    tgt_type TEXT NOT NULL,
+    load BLOB NOT NULL,
+    minions BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS returns (
+    jid TEXT NOT NULL,
+    id TEXT NOT NULL,
+    ret BLOB NOT NULL,
+    retcode INTEGER NOT NULL,
+    success INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (jid, id)
+);
+"""
+
+_STOP = object()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class JobCache:
+    """Jobs and returns, stored by a writer thread and read on demand."""
+
+    def __init__(self, cachedir: str) -> None:
+        os.makedirs(cachedir, mode=0o700, exist_ok=True)
+        self.path = os.path.join(cachedir, "jobs.sqlite")
+        conn = _connect(self.path)
+        conn.executescript(SCHEMA)
+        conn.commit()
+        conn.close()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._reader = _connect(self.path)
+        self._read_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._write_loop, name="jobcache", daemon=True)
+        self._thread.start()
+
+    def _write_loop(self) -> None:
+        conn = _connect(self.path)
+        try:
+            while True:
+                item = self._queue.get()
+                batch = [item]
+                while len(batch) < 5000:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = False
+                for entry in batch:
+                    if entry is _STOP:
+                        stop = True
+                    elif isinstance(entry, threading.Event):
+                        continue
+                    else:
+                        sql, params = entry
+                        conn.execute(sql, params)
+                conn.commit()
+                for entry in batch:
+                    if isinstance(entry, threading.Event):
+                        entry.set()
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def add_job(self, load: dict[str, Any], minions: list[str]) -> None:
+        """Record a published job and the minions expected to return."""
+        tgt = load["tgt"] if isinstance(load["tgt"], str) else ",".join(load["tgt"])
+        self._queue.put(
+            (
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    load["jid"],
+                    load["fun"],
+                    tgt,
+                    load["tgt_type"],
+                    msgpack.packb(load, use_bin_type=True),
+                    msgpack.packb(minions, use_bin_type=True),
+                    time.time(),
+                ),
+            )
+        )
+
+    def add_return(self, ret: dict[str, Any]) -> None:
+        """Record one minion's return."""
+        self._queue.put(
+            (
+                "INSERT OR REPLACE INTO returns VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    ret["jid"],
+                    ret["id"],
+                    msgpack.packb(ret, use_bin_type=True),
+                    int(ret.get("retcode", 0)),
+                    int(bool(ret.get("success", False))),
+                    time.time(),
+                ),
+            )
+        )
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every queued write is committed."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(timeout)
+
+    def has_job(self, jid: str) -> bool:
+        """Whether the job ``jid`` was recorded (committed writes only)."""
+        with self._read_lock:
+            row = self._reader.execute("SELECT 1 FROM jobs WHERE jid = ?", (jid,)).fetchone()
+        return row is not None
+
+    def get_job(self, jid: str) -> dict[str, Any] | None:
+        """The job's load, expected minions and returns by minion id."""
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT load, minions FROM jobs WHERE jid = ?", (jid,)
+            ).fetchone()
+            if row is None:
+                return None
+            rets = self._reader.execute(
+                "SELECT id, ret FROM returns WHERE jid = ? ORDER BY id", (jid,)
+            ).fetchall()
+        return {
+            "load": msgpack.unpackb(row[0], raw=False),
+            "minions": msgpack.unpackb(row[1], raw=False),
+            "returns": {mid: msgpack.unpackb(blob, raw=False) for mid, blob in rets},
+        }
+
+    def list_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent jobs, newest first."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT jid, fun, tgt, tgt_type FROM jobs ORDER BY jid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [{"jid": r[0], "fun": r[1], "tgt": r[2], "tgt_type": r[3]} for r in rows]
+
+    def prune(self, keep_hours: float) -> None:
+        """Forget jobs older than ``keep_hours``."""
+        cutoff = time.time() - keep_hours * 3600
+        self._queue.put(("DELETE FROM returns WHERE created < ?", (cutoff,)))
+        self._queue.put(("DELETE FROM jobs WHERE created < ?", (cutoff,)))
+
+    def close(self) -> None:
+        """Commit what is queued and stop the writer."""
+        self._queue.put(_STOP)
+        self._thread.join(30)
+        self._reader.close()

@@ -1,0 +1,1 @@
+"""The minion: authentication, publications, the job runner."""

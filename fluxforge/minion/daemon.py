@@ -1,0 +1,283 @@
+"""The minion process: publications in, jobs run in a worker pool, returns out."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import logging
+import signal
+import time
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from fluxforge import keys, targeting, wire
+from fluxforge.config import MinionConfig
+from fluxforge.context import JobContext
+from fluxforge.crypto import MinionIdentity, PublicationOpener
+from fluxforge.errors import ConfigError, FluxForgeError, WireError
+from fluxforge.grains.core import all_grains
+from fluxforge.loader import Functions
+from fluxforge.logs import Warner
+from fluxforge.minion.channel import Channel, RequestFailed, RequestRefused, replay_floor
+from fluxforge.minion.runner import run_function
+from fluxforge.replay import JidWindow
+
+log = logging.getLogger("fluxforge.minion")
+
+PUB_KINDS = {"pub": 2}
+MAX_BUFFERED = 256
+RETURN_RETRY_SECONDS = 300.0
+
+
+class Minion:
+    """One minion: its channel, its subscription and its running jobs."""
+
+    def __init__(
+        self,
+        cfg: MinionConfig,
+        identity: MinionIdentity | None = None,
+        ctx: zmq.Context[Any] | None = None,
+        funcs: Functions | None = None,
+        pool: concurrent.futures.ThreadPoolExecutor | None = None,
+        grains: dict[str, Any] | None = None,
+    ) -> None:
+        if not keys.valid_id(cfg.id):
+            raise ConfigError(
+                f"minion id {cfg.id!r} is not valid: use letters, digits, '.', '_' or '-'; "
+                "set minion: id: in the config"
+            )
+        self.cfg = cfg
+        self.id = cfg.id
+        self.identity = identity or MinionIdentity.load(cfg.pki_dir)
+        self.ctx = ctx or zmq.Context.instance()
+        self.funcs = funcs or Functions()
+        self.pool = pool or concurrent.futures.ThreadPoolExecutor(
+            cfg.worker_threads, thread_name_prefix="job"
+        )
+        self.grains = grains if grains is not None else all_grains(cfg)
+        self.warner = Warner(log)
+        self.jids = JidWindow()
+        self.channel = Channel(cfg, self.identity, self.ctx, on_auth=self._on_auth)
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.LINGER, 0)
+        self.sub.setsockopt(zmq.RECONNECT_IVL, 100)
+        self.sub.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        self.sub.setsockopt(zmq.MAXMSGSIZE, cfg.max_frame_size)
+        self.sub.setsockopt(zmq.RCVHWM, 0)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(f"tcp://{cfg.master}:{cfg.publish_port}")
+        self.running: dict[str, JobContext] = {}
+        self._buffered: list[bytes] = []
+        self._rekeying: asyncio.Task[None] | None = None
+        self._opener: PublicationOpener | None = None
+        self._opener_key: bytes | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
+
+    def _on_auth(self, master_time: float) -> None:
+        floor = replay_floor(master_time)
+        self.jids.floor = max(self.jids.floor, floor) if self.jids.floor else floor
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- publications -----------------------------------------------------
+
+    def on_publication(self, data: bytes) -> None:
+        """Handle one frame from the publisher."""
+        try:
+            _, (gen, sealed) = wire.parse_frame(data, self.cfg.max_frame_size, PUB_KINDS)
+            if not isinstance(gen, int) or not isinstance(sealed, bytes):
+                raise WireError("publication parts have the wrong types")
+        except WireError as exc:
+            self.warner.warn("pub-frame", f"{self.id}: dropped a publication: {exc}")
+            return
+        session = self.channel.sessions.get(gen)
+        if session is None:
+            self._rekey_then(data)
+            return
+        try:
+            if self._opener is None or self._opener_key != self.channel.master_sign_pub:
+                assert self.channel.master_sign_pub is not None
+                self._opener = PublicationOpener(self.channel.master_sign_pub)
+                self._opener_key = self.channel.master_sign_pub
+            load = wire.check(
+                wire.unpack(self._opener.open(sealed, session), self.cfg.max_frame_size),
+                wire.PUBLICATION_SHAPE,
+                "publication",
+            )
+        except WireError as exc:
+            self.warner.warn("pub-auth", f"{self.id}: dropped a publication: {exc}")
+            return
+        if not targeting.matches(load["tgt"], load["tgt_type"], self.id):
+            return
+        if not self.jids.accept(load["jid"]):
+            self.warner.warn("replay", f"{self.id}: dropped replayed job {load['jid']}")
+            return
+        self._spawn(self.run_job(load))
+
+    def _rekey_then(self, data: bytes) -> None:
+        """Keep a publication of an unknown key generation and re-authenticate."""
+        if len(self._buffered) < MAX_BUFFERED:
+            self._buffered.append(data)
+        if self._rekeying is None or self._rekeying.done():
+            self._rekeying = asyncio.get_running_loop().create_task(self._rekey())
+
+    async def _rekey(self) -> None:
+        try:
+            await self.channel.authenticate()
+        except FluxForgeError as exc:
+            self.warner.warn("rekey", f"{self.id}: cannot fetch the new session key: {exc}")
+        frames, self._buffered = self._buffered, []
+        for data in frames:
+            _, (gen, _sealed) = wire.parse_frame(data, self.cfg.max_frame_size, PUB_KINDS)
+            if gen in self.channel.sessions:
+                self.on_publication(data)
+            else:
+                self.warner.warn("gen", f"{self.id}: dropped a publication of unknown key {gen}")
+
+    # -- jobs -------------------------------------------------------------
+
+    def _fire(self, tag: str, data: dict[str, Any]) -> None:
+        """Fire an event from a job's worker thread."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._spawn, self._send_event(tag, data))
+
+    async def _send_event(self, tag: str, data: dict[str, Any]) -> None:
+        try:
+            await self.channel.request("event", {"tag": tag, "data": data})
+        except FluxForgeError as exc:
+            self.warner.warn("event", f"{self.id}: event {tag} not delivered: {exc}")
+
+    async def run_job(self, load: dict[str, Any]) -> None:
+        """Run a job in the worker pool, send heartbeats while it runs, return the result."""
+        jid, fun = load["jid"], load["fun"]
+        ctx = JobContext(
+            opts=self.cfg,
+            grains=self.grains,
+            pillar={},
+            funcs=self.funcs,
+            jid=jid,
+            fun=fun,
+            fire_event=self._fire,
+        )
+        self.running[jid] = ctx
+        loop = asyncio.get_running_loop()
+        start = time.monotonic()
+        call = contextvars.copy_context().run
+        future = loop.run_in_executor(
+            self.pool, call, run_function, ctx, fun, load["arg"], load["kwarg"]
+        )
+        try:
+            while True:
+                done, _ = await asyncio.wait({future}, timeout=self.cfg.heartbeat_interval)
+                if done:
+                    break
+                body = {"jid": jid, "fun": fun, "elapsed": round(time.monotonic() - start, 3)}
+                self._spawn(self._heartbeat(body))
+            outcome = future.result()
+        finally:
+            self.running.pop(jid, None)
+        ret = {"jid": jid, "fun": fun, "fun_args": _fun_args(load), **outcome}
+        await self._deliver(ret)
+
+    async def _heartbeat(self, body: dict[str, Any]) -> None:
+        try:
+            await self.channel.request("prog", body)
+        except FluxForgeError:
+            pass
+
+    async def _deliver(self, ret: dict[str, Any]) -> None:
+        """Send a return, retrying while the master is away; the master drops duplicates."""
+        deadline = time.monotonic() + RETURN_RETRY_SECONDS
+        delay = 0.5
+        while True:
+            try:
+                await self.channel.request("ret", ret)
+                return
+            except RequestFailed as exc:
+                refused = isinstance(exc, RequestRefused)
+                if refused or time.monotonic() > deadline or self.stopping.is_set():
+                    log.warning("%s: return of job %s lost: %s", self.id, ret["jid"], exc)
+                    return
+                self.warner.warn("ret-retry", f"{self.id}: {exc}; retrying the return")
+            except FluxForgeError as exc:
+                self.warner.warn("ret-retry", f"{self.id}: {exc}; retrying the return")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    # -- life cycle -------------------------------------------------------
+
+    async def _receive(self, sock: zmq.Socket[Any], handle: Any) -> None:
+        waiter = zmq.asyncio.Socket(sock)
+        while True:
+            await waiter.poll()
+            for _ in range(1000):
+                try:
+                    data = sock.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    handle(data)
+                except Exception:
+                    log.exception("%s: unexpected error handling a frame", self.id)
+            await asyncio.sleep(0)
+
+    async def start(self) -> None:
+        """Start receiving and authenticate until accepted."""
+        self._loop = asyncio.get_running_loop()
+        self._spawn(self._receive(self.channel.sock, self.channel.on_frame))
+        self._spawn(self._receive(self.sub, self.on_publication))
+        await self.channel.authenticate_until_accepted(self.stopping)
+        if not self.stopping.is_set():
+            started = {"grains_count": len(self.grains)}
+            self._spawn(self._send_event(f"ff/minion/{self.id}/start", started))
+
+    async def stop(self) -> None:
+        """Cancel running jobs and close sockets."""
+        self.stopping.set()
+        for ctx in self.running.values():
+            ctx.cancelled.set()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.channel.close()
+        self.sub.close(0)
+
+
+def _fun_args(load: dict[str, Any]) -> list[Any]:
+    args = list(load["arg"])
+    if load["kwarg"]:
+        args.append(dict(load["kwarg"]))
+    return args
+
+
+async def _serve(cfg: MinionConfig) -> None:
+    minion = Minion(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    starter = loop.create_task(minion.start())
+    await stop.wait()
+    log.info("%s: stopping", cfg.id)
+    starter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starter
+    await minion.stop()
+    minion.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run(cfg: MinionConfig) -> None:
+    """Run a minion in the foreground until SIGTERM or SIGINT."""
+    log.info("minion %s starting; master %s:%d", cfg.id, cfg.master, cfg.ret_port)
+    asyncio.run(_serve(cfg))

@@ -1,0 +1,1 @@
+"""Built-in execution modules; each public function is callable as module.function."""

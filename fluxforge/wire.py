@@ -1,0 +1,151 @@
+"""Frames on the wire: msgpack encoding, size limits and shape checks.
+
+Every frame that arrives from the network passes through :func:`unpack`
+(size checked before a byte is decoded) and then through :func:`check`
+against the shape its type declares. The request types the master serves
+over the request channel are the explicit, versioned allow-list
+:data:`REQUEST_TYPES`; anything else is refused before dispatch.
+
+Frames (all msgpack arrays; ``V`` is :data:`PROTOCOL_VERSION`)::
+
+    publication  ["pub", V, gen, sealed]          PUB -> SUB
+    auth         ["auth", V, {id, pub, nonce}]    DEALER -> ROUTER, clear
+    auth reply   ["authrep", V, {status, master_pub, master_sign_pub, sealed}]
+    request      ["req", V, id, boxed]             boxed = Box({t, rid, tok, seq, body})
+    reply        ["rep", V, boxed]                 boxed = Box({rid, ok, body, error})
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import msgpack
+
+from fluxforge.errors import FrameTooLarge, MalformedFrame
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+
+MINION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"
+
+Number = (int, float)
+Any_ = object
+
+# The request types the master serves, and the body each must have.
+# Adding a type here is a protocol change: document it in docs/protocol.md.
+REQUEST_TYPES: dict[str, dict[str, Any]] = {
+    "ret": {
+        "jid": str,
+        "fun": str,
+        "fun_args": list,
+        "return": Any_,
+        "retcode": int,
+        "success": bool,
+        "duration": Number,
+    },
+    "prog": {"jid": str, "fun": str, "elapsed": Number},
+    "event": {"tag": str, "data": dict},
+}
+
+AUTH_SHAPE = {"id": str, "pub": bytes, "nonce": bytes}
+AUTH_REPLY_SHAPE = {
+    "status": str,
+    "master_pub": bytes,
+    "master_sign_pub": bytes,
+    "sealed": (bytes, type(None)),
+}
+SESSION_SHAPE = {
+    "nonce": bytes,
+    "session": bytes,
+    "gen": int,
+    "token": bytes,
+    "time": Number,
+}
+REQUEST_SHAPE = {"t": str, "rid": int, "tok": bytes, "seq": int, "body": dict}
+REPLY_SHAPE = {"rid": int, "ok": bool, "body": Any_, "error": (str, type(None))}
+PUBLICATION_SHAPE = {
+    "jid": str,
+    "tgt": (str, list),
+    "tgt_type": str,
+    "fun": str,
+    "arg": list,
+    "kwarg": dict,
+    "user": str,
+    "ret": str,
+    "timeout": Number,
+}
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    if isinstance(obj, datetime.datetime | datetime.date):
+        return obj.isoformat()
+    if isinstance(obj, pathlib.PurePath):
+        return str(obj)
+    return repr(obj)
+
+
+def pack(obj: Any) -> bytes:
+    """Encode ``obj`` as msgpack; values msgpack lacks become strings or lists."""
+    return msgpack.packb(obj, use_bin_type=True, default=_default)
+
+
+def unpack(data: bytes, limit: int = DEFAULT_MAX_FRAME) -> Any:
+    """Decode one frame, refusing it before decoding when it is over ``limit``."""
+    if len(data) > limit:
+        raise FrameTooLarge(f"frame of {len(data)} bytes is over the limit of {limit}")
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises many unrelated types
+        raise MalformedFrame(f"frame is not valid msgpack ({type(exc).__name__})")
+
+
+def check(obj: Any, shape: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """Check that ``obj`` is a mapping with exactly the keys of ``shape`` and their types."""
+    if not isinstance(obj, dict):
+        raise MalformedFrame(f"{what}: expected a mapping, got {type(obj).__name__}")
+    missing = [k for k in shape if k not in obj]
+    if missing:
+        raise MalformedFrame(f"{what}: missing field {missing[0]!r}")
+    extra = [k for k in obj if k not in shape]
+    if extra:
+        raise MalformedFrame(f"{what}: unexpected field {str(extra[0])[:40]!r}")
+    for key, tp in shape.items():
+        if tp is Any_:
+            continue
+        value = obj[key]
+        if isinstance(value, bool) and tp in (int, Number) and tp is not bool:
+            raise MalformedFrame(f"{what}: field {key!r} has the wrong type")
+        if not isinstance(value, tp):
+            raise MalformedFrame(f"{what}: field {key!r} has the wrong type")
+    return obj
+
+
+def frame(kind: str, *parts: Any) -> bytes:
+    """Build an outer frame ``[kind, version, *parts]``."""
+    return pack([kind, PROTOCOL_VERSION, *parts])
+
+
+def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str, list[Any]]:
+    """Decode an outer frame and check its kind, version and part count.
+
+    ``kinds`` maps each accepted kind to its number of parts after the version.
+    """
+    obj = unpack(data, limit)
+    if not isinstance(obj, list) or len(obj) < 2:
+        raise MalformedFrame("frame is not a [kind, version, ...] array")
+    kind, version = obj[0], obj[1]
+    if not isinstance(kind, str) or kind not in kinds:
+        raise MalformedFrame(f"unknown frame kind {str(kind)[:40]!r}")
+    if version != PROTOCOL_VERSION:
+        raise MalformedFrame(
+            f"protocol version {version!r} is not {PROTOCOL_VERSION}; upgrade the older side"
+        )
+    parts = obj[2:]
+    if len(parts) != kinds[kind]:
+        raise MalformedFrame(f"{kind} frame has {len(parts)} parts, expected {kinds[kind]}")
+    return kind, parts
