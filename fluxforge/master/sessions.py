@@ -56,6 +56,7 @@ class Sessions:
         self.session: Secret = new_session_key()
         self.accepted: dict[str, bytes] = store.accepted_keys()
         self._tokens: dict[str, OrderedDict[bytes, CounterWindow]] = {}
+        self._reported: dict[str, str] = {}
 
     def rotate(self, reason: str) -> None:
         """Replace the session key; minions that still hold a key fetch the new one."""
@@ -107,8 +108,9 @@ class Sessions:
                 "time": time.time(),
             }
             sealed = self.boxes.encrypt(public, wire.pack(grant))
-        else:
-            log.info("minion %s authenticated with a %s key", minion_id, status)
+        elif self._reported.get(minion_id) != status:
+            log.info("minion %s presented a %s key; see `ff-key -L`", minion_id, status)
+        self._reported[minion_id] = status
         self.fire("ff/auth", {"id": minion_id, "status": status, "act": status})
         return wire.frame(
             "authrep",

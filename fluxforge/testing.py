@@ -1,0 +1,278 @@
+"""Testing helpers: a real master and real minions on loopback.
+
+:class:`Cluster` writes configs into a fresh folder (short, so IPC socket
+paths fit), starts ``ff-master`` and ``ff-minion`` processes on free
+127.0.0.1 ports, drives them with the real CLI, and stops everything at the
+end, failing if a process did not shut down cleanly::
+
+    with Cluster() as c:
+        c.start_master()
+        c.start_minions("web1", "web2")
+        c.accept_and_wait()
+        assert c.ff("*", "test.ping", "--out", "json").json() == {"web1": True, "web2": True}
+
+Tests use the ``cluster`` fixture from ``tests/conftest.py``, built on this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def command(name: str) -> list[str]:
+    """The argv prefix that runs console script ``name`` of this environment."""
+    path = BIN / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing; install the project with `pip install -e .`")
+    return [str(path)]
+
+
+@dataclass
+class Result:
+    """A finished CLI command."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """stdout parsed as JSON."""
+        try:
+            return json.loads(self.stdout)
+        except json.JSONDecodeError as exc:
+            raise AssertionError(
+                f"{self.args} did not print JSON ({exc}):\nstdout={self.stdout!r}\n"
+                f"stderr={self.stderr!r}"
+            ) from None
+
+    def __str__(self) -> str:
+        return f"{self.args} -> {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+class Cluster:
+    """A master and minions in one temporary folder."""
+
+    def __init__(self, root: str | None = None, master_opts: dict[str, Any] | None = None) -> None:
+        self.root = Path(root or tempfile.mkdtemp(prefix="ff-", dir="/tmp"))
+        self._own_root = root is None
+        self.publish_port = free_port()
+        self.ret_port = free_port()
+        self.master_conf = self.root / "master.conf"
+        self.master_opts = {
+            "root_dir": str(self.root / "master"),
+            "interface": "127.0.0.1",
+            "publish_port": self.publish_port,
+            "ret_port": self.ret_port,
+            "log_level": "debug",
+            **(master_opts or {}),
+        }
+        self.write_master_conf()
+        self.master: subprocess.Popen[bytes] | None = None
+        self.minions: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = {**os.environ, "FLUXFORGE_CONFIG": str(self.master_conf), "NO_COLOR": "1"}
+
+    # -- configuration ----------------------------------------------------
+
+    def write_master_conf(self, **changes: Any) -> None:
+        """(Re)write the master's config file, with ``changes`` applied."""
+        self.master_opts.update(changes)
+        self.master_conf.write_text(yaml.safe_dump({"master": self.master_opts}))
+
+    def minion_conf(self, minion_id: str, **opts: Any) -> Path:
+        """Write and return the config file of minion ``minion_id``."""
+        path = self.root / f"{minion_id}.conf"
+        values = {
+            "id": minion_id,
+            "root_dir": str(self.root / "minions" / minion_id),
+            "master": "127.0.0.1",
+            "publish_port": self.publish_port,
+            "ret_port": self.ret_port,
+            "acceptance_wait_time": 1.0,
+            "log_level": "debug",
+            **opts,
+        }
+        path.write_text(yaml.safe_dump({"minion": values}))
+        return path
+
+    @property
+    def sock_dir(self) -> str:
+        """The master's sock_dir."""
+        return str(self.root / "master" / "var/run/fluxforge/master")
+
+    @property
+    def pki_dir(self) -> Path:
+        """The master's pki_dir."""
+        return self.root / "master" / "etc/fluxforge/pki/master"
+
+    def minion_root(self, minion_id: str) -> Path:
+        """The root_dir of a minion."""
+        return self.root / "minions" / minion_id
+
+    # -- processes --------------------------------------------------------
+
+    def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"{log_name}.out", "ab")  # noqa: SIM115 - owned by the process
+        try:
+            return subprocess.Popen(argv, stdout=log, stderr=log, env=self.env)
+        finally:
+            log.close()
+
+    def start_master(self, wait: bool = True) -> subprocess.Popen[bytes]:
+        """Start ``ff-master`` and wait until its local socket answers."""
+        self.master = self._spawn([*command("ff-master"), "-c", str(self.master_conf)], "master")
+        if wait:
+            self.wait_master()
+        return self.master
+
+    def wait_master(self, timeout: float = 15.0) -> None:
+        """Wait until the master answers ``ping`` on its local socket."""
+        deadline = time.monotonic() + timeout
+        pid_file = Path(self.sock_dir) / "master.pid"
+        while time.monotonic() < deadline:
+            if self.master is not None and self.master.poll() is not None:
+                raise AssertionError(
+                    f"ff-master exited with {self.master.returncode}:\n{self.log('master')}"
+                )
+            if pid_file.exists():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"ff-master did not start within {timeout}s:\n{self.log('master')}")
+
+    def start_minion(self, minion_id: str, **opts: Any) -> subprocess.Popen[bytes]:
+        """Start ``ff-minion`` with id ``minion_id``."""
+        conf = self.minion_conf(minion_id, **opts)
+        proc = self._spawn([*command("ff-minion"), "-c", str(conf)], minion_id)
+        self.minions[minion_id] = proc
+        return proc
+
+    def start_minions(self, *ids: str, **opts: Any) -> None:
+        """Start several minions."""
+        for minion_id in ids:
+            self.start_minion(minion_id, **opts)
+
+    def stop(self, proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> int | None:
+        """SIGTERM a process and wait for it; returns its exit code."""
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"process {proc.args!r} ignored SIGTERM for {timeout}s")
+        return proc.returncode
+
+    def stop_master(self) -> int | None:
+        """Stop the master; returns its exit code."""
+        code = self.stop(self.master)
+        self.master = None
+        return code
+
+    def stop_minion(self, minion_id: str) -> int | None:
+        """Stop one minion; returns its exit code."""
+        return self.stop(self.minions.pop(minion_id, None))
+
+    def log(self, name: str) -> str:
+        """What process ``name`` (``master`` or a minion id) printed."""
+        path = self.root / f"{name}.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # -- commands ---------------------------------------------------------
+
+    def run(self, name: str, *args: str, timeout: float = 60.0, input: str | None = None) -> Result:
+        """Run console script ``name`` with ``args`` against this cluster."""
+        argv = [*command(name), *args]
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=self.env, timeout=timeout, input=input
+        )
+        return Result(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    def ff(self, *args: str, timeout: float = 60.0) -> Result:
+        """Run ``ff`` with ``args``."""
+        return self.run("ff", *args, timeout=timeout)
+
+    def ff_key(self, *args: str) -> Result:
+        """Run ``ff-key`` with ``args``."""
+        return self.run("ff-key", *args)
+
+    def keys(self) -> dict[str, list[str]]:
+        """``ff-key --out json``."""
+        return dict(self.ff_key("--out", "json").json())
+
+    def wait_pending(self, *ids: str, timeout: float = 15.0) -> None:
+        """Wait until every id in ``ids`` has a pending key."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if set(ids) <= set(self.keys()["minions_pre"]):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"keys of {ids} not pending after {timeout}s: {self.keys()}")
+
+    def wait_answering(self, *ids: str, timeout: float = 20.0) -> None:
+        """Wait until every id in ``ids`` answers ``test.ping``."""
+        deadline = time.monotonic() + timeout
+        got: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            res = self.ff("-L", ",".join(ids), "test.ping", "--out", "json", "-t", "2")
+            if res.stdout.strip():
+                got = res.json()
+                if all(got.get(m) is True for m in ids):
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"minions {ids} not answering after {timeout}s (got {got})")
+
+    def accept_and_wait(self, *ids: str) -> None:
+        """Accept the keys of ``ids`` (default: all started minions) and wait for them."""
+        ids = ids or tuple(self.minions)
+        self.wait_pending(*ids)
+        for minion_id in ids:
+            res = self.ff_key("-a", minion_id, "-y")
+            assert res.returncode == 0, str(res)
+        self.wait_answering(*ids)
+
+    # -- teardown ---------------------------------------------------------
+
+    def close(self) -> dict[str, int | None]:
+        """Stop every process; returns exit codes by name."""
+        codes = {m: self.stop(p) for m, p in list(self.minions.items())}
+        self.minions.clear()
+        codes["master"] = self.stop_master()
+        return codes
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        codes = self.close()
+        if self._own_root:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(self.root)
+        unclean = {name: code for name, code in codes.items() if code not in (0, None)}
+        if unclean and exc[0] is None:
+            raise AssertionError(f"processes did not exit cleanly on SIGTERM: {unclean}")
