@@ -159,6 +159,7 @@ class Minion:
     async def run_job(self, load: dict[str, Any]) -> None:
         """Run a job in the worker pool, send heartbeats while it runs, return the result."""
         jid, fun = load["jid"], load["fun"]
+        log.debug("%s: running job %s %s", self.id, jid, fun)
         ctx = JobContext(
             opts=self.cfg,
             grains=self.grains,

@@ -79,7 +79,14 @@ def test_returns_recorded_in_job_cache_and_events(cluster: Cluster) -> None:
     assert f"ff/job/{jid}/new" in tags
     assert f"ff/job/{jid}/ret/a1" in tags
     assert set(ret) == {
-        "jid", "id", "fun", "fun_args", "return", "retcode", "success", "duration",
+        "jid",
+        "id",
+        "fun",
+        "fun_args",
+        "return",
+        "retcode",
+        "success",
+        "duration",
     }
     assert ret["return"] == "cached" and ret["fun_args"] == ["cached"] and ret["success"]
     db = cluster.root / "master/var/cache/fluxforge/master/jobs.sqlite"
