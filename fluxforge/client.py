@@ -46,7 +46,7 @@ class LocalClient:
         self.cfg = cfg
         self.request_timeout = request_timeout
         address = events.ipc_address(cfg.sock_dir, events.REQ_NAME)
-        if not os.path.exists(address[len("ipc://") :]):
+        if not os.path.exists(address[len("ipc://") :]) or master_pid(cfg.sock_dir) is None:
             raise MasterUnavailable(
                 f"no master is running here (no socket in {cfg.sock_dir}); "
                 "start one with `ff-master -c CONFIG`"

@@ -141,9 +141,15 @@ def from_mapping(raw: Any, path: str = "<config>") -> Config:
             raise ConfigError(
                 f"{path}: unknown section {section!r}{_suggest(str(section), SECTIONS)}"
             )
-    master = build(MasterConfig, raw.get("master") or {}, path, "master")
-    minion = build(MinionConfig, raw.get("minion") or {}, path, "minion")
+    master = build(MasterConfig, _section(raw, "master"), path, "master")
+    minion = build(MinionConfig, _section(raw, "minion"), path, "minion")
     return Config(path=path, master=master, minion=minion)
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Any:
+    """A section's mapping; an absent or empty (null) section means defaults."""
+    value = raw.get(name)
+    return {} if value is None else value
 
 
 def _suggest(key: str, valid: typing.Iterable[str]) -> str:

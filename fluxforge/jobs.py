@@ -6,7 +6,7 @@ import datetime
 import re
 import threading
 
-JID_RE = re.compile(r"^[0-9]{20}$")
+JID_RE = re.compile(r"^[0-9]{20}\Z")
 
 
 class JidFactory:

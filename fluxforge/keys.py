@@ -46,7 +46,7 @@ def check_id(minion_id: str) -> str:
     """Return ``minion_id`` or raise a usage error naming the rule."""
     if not valid_id(minion_id):
         raise UsageError(
-            f"invalid minion id {minion_id[:60]!r}: use letters, digits, '.', '_' or '-', "
+            f"invalid minion id {str(minion_id)[:60]!r}: use letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     return minion_id

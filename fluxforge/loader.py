@@ -45,6 +45,36 @@ _CONSTANTS: dict[str, Any] = {
 }
 
 
+class _ArgLoader(yaml.SafeLoader):
+    """YAML flow collections whose scalars follow :func:`convert_text`'s rules.
+
+    Plain YAML 1.1 would read ``010`` as 8 and ``yes`` as True inside
+    ``[..]`` while the same word typed alone stays text.
+    """
+
+
+_ArgLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|false|False)$", list("tTfF")),
+    ("tag:yaml.org,2002:null", r"^(?:null|None|~|)$", ["n", "N", "~", ""]),
+    ("tag:yaml.org,2002:int", _INT.pattern, list("-+0123456789")),
+    ("tag:yaml.org,2002:float", _FLOAT.pattern, list("-+0123456789.")),
+):
+    _ArgLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+
+
+def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    return str(loader.construct_scalar(node)) in ("true", "True")
+
+
+def _construct_null(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> None:
+    return None
+
+
+_ArgLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+_ArgLoader.add_constructor("tag:yaml.org,2002:null", _construct_null)
+
+
 def convert_text(text: str) -> Any:
     """Turn a typed argument into a value: numbers, booleans, null, ``[..]`` and ``{..}``.
 
@@ -61,7 +91,7 @@ def convert_text(text: str) -> Any:
         stripped.startswith("{") and stripped.endswith("}")
     ):
         try:
-            value = yaml.safe_load(stripped)
+            value = yaml.load(stripped, Loader=_ArgLoader)
         except yaml.YAMLError:
             return text
         if isinstance(value, list | dict) and _plain(value):

@@ -46,7 +46,7 @@ class JidWindow:
 
     def accept(self, jid: str) -> bool:
         """Record ``jid`` and say whether it may run."""
-        if jid < self.floor or jid in self._seen:
+        if (self.floor and jid <= self.floor) or jid in self._seen:
             return False
         self._seen[jid] = None
         if len(self._seen) > self.keep:

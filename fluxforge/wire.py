@@ -29,7 +29,7 @@ from fluxforge.errors import FrameTooLarge, MalformedFrame
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 
-MINION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"
+MINION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}\Z"
 
 Number = (int, float)
 Any_ = object
@@ -141,7 +141,7 @@ def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str,
     kind, version = obj[0], obj[1]
     if not isinstance(kind, str) or kind not in kinds:
         raise MalformedFrame(f"unknown frame kind {str(kind)[:40]!r}")
-    if version != PROTOCOL_VERSION:
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise MalformedFrame(
             f"protocol version {version!r} is not {PROTOCOL_VERSION}; upgrade the older side"
         )

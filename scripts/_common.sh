@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by scripts/demo and scripts/test. Source it; do not run it.
 #
 # ff_ensure_venv [test]  creates $VENV with a real Python >= 3.11 when it is
@@ -40,8 +41,8 @@ ff_find_python() {
         if [[ -n "$root" && -d "$root/versions" ]]; then
             # Newest installed pyenv version first.
             while IFS= read -r cand; do
-                candidates+=("$cand")
-            done < <(ls -1d "$root"/versions/3.*/bin/python3 2>/dev/null | sort -rV)
+                [[ -x "$cand" ]] && candidates+=("$cand")
+            done < <(printf '%s\n' "$root"/versions/3.*/bin/python3 | sort -rV)
         fi
     fi
     for cand in "${candidates[@]}"; do
@@ -65,7 +66,7 @@ ff_find_python() {
         else
             printf '  tried: no python3 on PATH\n'
         fi
-        printf '  Install one (e.g. `pyenv install 3.11`) or set FF_PYTHON=/path/to/python3.11.\n'
+        printf '  Install one (e.g. with: pyenv install 3.11) or set FF_PYTHON=/path/to/python3.11.\n'
     } >&2
     return 1
 }
@@ -85,8 +86,11 @@ ff_create_venv() {
     ff_say "==> Creating $VENV with $py ($(ff_python_version "$py"))"
     "$py" -m venv "$VENV" ||
         ff_die "'$py -m venv' failed; on Debian install python3-venv, or use a pyenv Python"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip ||
+    if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip \
+        >"$VENV/pip-install.log" 2>&1; then
+        tail -n 30 "$VENV/pip-install.log" >&2
         ff_die "could not upgrade pip in $VENV (is PyPI reachable?)"
+    fi
 }
 
 # Hash of what decides the installed metadata and dependencies.
@@ -105,8 +109,12 @@ ff_ensure_venv() {
         return 0
     fi
     ff_say "==> Installing FluxForge into $VENV (pip install -e '$spec')"
-    (cd "$REPO_ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        -e "$spec") || ff_die "pip install -e '$spec' failed (see the messages above)"
+    # The build backend's warnings would drown the output: keep them in a log.
+    if ! (cd "$REPO_ROOT" && "$VENV/bin/python" -m pip install -q \
+        --disable-pip-version-check -e "$spec") >"$VENV/pip-install.log" 2>&1; then
+        tail -n 30 "$VENV/pip-install.log" >&2
+        ff_die "pip install -e '$spec' failed; full output in $VENV/pip-install.log"
+    fi
     printf '%s\n' "$hash" >"$stamp"
     # The test install includes the plain one.
     [[ -n "$extra" ]] && printf '%s\n' "$hash" >"$VENV/.fluxforge-installed"

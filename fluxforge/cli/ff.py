@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
@@ -93,12 +94,25 @@ def _stream(job: Any, out: str, verbose: bool) -> int:
     color = output.use_color(sys.stdout)
     failed = False
     collected: dict[str, Any] = {}
+    returned: set[str] = set()
+
+    busy: dict[str, float] = {}
+    shown = [time.monotonic()]
 
     def progress(minion_id: str, data: dict[str, Any]) -> None:
-        if verbose:
-            click.echo(f"{minion_id}: still running ({data.get('elapsed', 0):.0f}s)", err=True)
+        busy[minion_id] = float(data.get("elapsed", 0))
+        if verbose and time.monotonic() - shown[0] >= 1.0:
+            shown[0] = time.monotonic()
+            names = sorted(m for m in busy if m not in collected and m not in returned)
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            click.echo(
+                f"still running on {len(names)} minion(s): {', '.join(names[:5])}{more} "
+                f"({max(busy.values()):.0f}s)",
+                err=True,
+            )
 
     for minion_id, ret in job.returns(on_progress=progress):
+        returned.add(minion_id)
         ok = bool(ret.get("success")) and ret.get("retcode", 0) == 0
         failed |= not ok
         if out == "json":

@@ -145,6 +145,9 @@ class Master:
         except (WireError, NotAuthorized) as exc:
             self.warner.warn(f"{type(exc).__name__}:{minion_id}", f"dropped request: {exc}")
             return
+        except FluxForgeError as exc:
+            self.warner.warn(f"error:{minion_id}", f"could not serve a request: {exc}")
+            return
         self.router.send_multipart([ident, reply], zmq.NOBLOCK)
 
     def _on_request(self, minion_id: Any, boxed: Any) -> bytes:

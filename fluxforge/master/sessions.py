@@ -110,6 +110,8 @@ class Sessions:
             sealed = self.boxes.encrypt(public, wire.pack(grant))
         elif self._reported.get(minion_id) != status:
             log.info("minion %s presented a %s key; see `ff-key -L`", minion_id, status)
+        if len(self._reported) > 100_000:
+            self._reported.clear()
         self._reported[minion_id] = status
         self.fire("ff/auth", {"id": minion_id, "status": status, "act": status})
         return wire.frame(
