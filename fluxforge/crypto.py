@@ -21,6 +21,7 @@ import base64
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import nacl.exceptions
@@ -116,31 +117,37 @@ def read_key_file(path: str, private: bool) -> bytes:
         raise KeyStoreError(f"{path}: cannot read key: {reason}")
 
 
-def load_or_create_pair(folder: str, name: str) -> tuple[bytes, bytes]:
-    """Load ``name.key``/``name.pub`` (X25519) from ``folder``, creating them if absent."""
+def _box_public(secret: bytes) -> bytes:
+    return bytes(nacl.public.PrivateKey(secret).public_key)
+
+
+def _sign_public(seed: bytes) -> bytes:
+    return bytes(nacl.signing.SigningKey(seed).verify_key)
+
+
+def _load_or_create(
+    folder: str, name: str, public_of: Callable[[bytes], bytes]
+) -> tuple[bytes, bytes]:
+    """Load ``name.key`` from ``folder`` (creating it and ``name.pub`` if absent)."""
     priv_path = os.path.join(folder, f"{name}.key")
-    pub_path = os.path.join(folder, f"{name}.pub")
     if not os.path.exists(priv_path):
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        sk = nacl.public.PrivateKey.generate()
-        write_file_atomic(priv_path, encode_key(bytes(sk)) + "\n", 0o600)
-        write_file_atomic(pub_path, encode_key(bytes(sk.public_key)) + "\n", 0o644)
-    priv = read_key_file(priv_path, private=True)
-    pub = bytes(nacl.public.PrivateKey(priv).public_key)
-    return priv, pub
+        secret = nacl.utils.random(KEY_BYTES)
+        write_file_atomic(priv_path, encode_key(secret) + "\n", 0o600)
+        pub_text = encode_key(public_of(secret)) + "\n"
+        write_file_atomic(os.path.join(folder, f"{name}.pub"), pub_text, 0o644)
+    secret = read_key_file(priv_path, private=True)
+    return secret, public_of(secret)
+
+
+def load_or_create_pair(folder: str, name: str) -> tuple[bytes, bytes]:
+    """Load or create the X25519 key pair ``name.key``/``name.pub`` in ``folder``."""
+    return _load_or_create(folder, name, _box_public)
 
 
 def load_or_create_signing(folder: str, name: str) -> tuple[bytes, bytes]:
-    """Load or create an Ed25519 signing key pair ``name.key``/``name.pub``."""
-    priv_path = os.path.join(folder, f"{name}.key")
-    pub_path = os.path.join(folder, f"{name}.pub")
-    if not os.path.exists(priv_path):
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        sk = nacl.signing.SigningKey.generate()
-        write_file_atomic(priv_path, encode_key(bytes(sk)) + "\n", 0o600)
-        write_file_atomic(pub_path, encode_key(bytes(sk.verify_key)) + "\n", 0o644)
-    seed = read_key_file(priv_path, private=True)
-    return seed, bytes(nacl.signing.SigningKey(seed).verify_key)
+    """Load or create the Ed25519 signing key pair ``name.key``/``name.pub`` in ``folder``."""
+    return _load_or_create(folder, name, _sign_public)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from fluxforge import config, logs
 from fluxforge.cli.common import CONTEXT, boundary, common_options
+
+
+def _run(section: str, config_path: str | None, log_level: str | None) -> None:
+    """Load the config section, set up logging and run the daemon of that section."""
+    cfg = getattr(config.load(config_path), section)
+    logs.setup(log_level or cfg.log_level, cfg.log_file)
+    importlib.import_module(f"fluxforge.{section}.daemon").run(cfg)
 
 
 @click.command(context_settings=CONTEXT)
@@ -13,11 +22,7 @@ from fluxforge.cli.common import CONTEXT, boundary, common_options
 @boundary
 def master_main(config_path: str | None, log_level: str | None) -> None:
     """Run the FluxForge master in the foreground (SIGTERM stops it)."""
-    cfg = config.load(config_path).master
-    logs.setup(log_level or cfg.log_level, cfg.log_file)
-    from fluxforge.master.daemon import run
-
-    run(cfg)
+    _run("master", config_path, log_level)
 
 
 @click.command(context_settings=CONTEXT)
@@ -25,8 +30,4 @@ def master_main(config_path: str | None, log_level: str | None) -> None:
 @boundary
 def minion_main(config_path: str | None, log_level: str | None) -> None:
     """Run a FluxForge minion in the foreground (SIGTERM stops it)."""
-    cfg = config.load(config_path).minion
-    logs.setup(log_level or cfg.log_level, cfg.log_file)
-    from fluxforge.minion.daemon import run
-
-    run(cfg)
+    _run("minion", config_path, log_level)

@@ -24,17 +24,8 @@ log = logging.getLogger(__name__)
 RESERVED_PREFIX = "ff/"
 LIVE_JOB_SECONDS = 3600.0
 
-CLIENT_LOAD_SHAPE = {
-    "tgt": (str, list),
-    "tgt_type": str,
-    "fun": str,
-    "arg": list,
-    "kwarg": dict,
-    "user": str,
-    "ret": str,
-    "timeout": wire.Number,
-    "jid": str,
-}
+# A client sends exactly the load that is published.
+CLIENT_LOAD_SHAPE = wire.PUBLICATION_SHAPE
 
 
 @dataclass
