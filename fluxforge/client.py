@@ -103,11 +103,27 @@ class LocalClient:
             "timeout": float(timeout),
         }
         try:
+            self._sync(listener, f"ff/job/{jid}/sync")
             published = self.command("publish", load=load)
         except BaseException:
             listener.close()
             raise
         return Job(self, listener, jid, list(published["minions"]), float(timeout))
+
+    def _sync(self, listener: events.EventListener, tag: str) -> None:
+        """Wait until ``listener``'s subscription is live, so that no event is missed.
+
+        zmq applies a subscription asynchronously; the master fires ``tag`` on
+        request, and once it arrives every later event will too.
+        """
+        deadline = time.monotonic() + self.request_timeout
+        wait = 0.002
+        while time.monotonic() < deadline:
+            self.command("sync", tag=tag)
+            if listener.wait_for(tag, wait) is not None:
+                return
+            wait = min(wait * 2, 0.1)
+        raise MasterUnavailable("the master's event bus did not deliver a sync event")
 
     def close(self) -> None:
         """Close the request socket."""

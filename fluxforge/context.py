@@ -9,7 +9,7 @@ so concurrent jobs in one minion never see each other's state::
 
     def hostname() -> str:
         \"\"\"Return the host name.\"\"\"
-        return current().funcs["cmd.run"]("hostname")
+        return current().grains["host"]
 """
 
 from __future__ import annotations

@@ -164,11 +164,12 @@ class KeyStore:
             key = self.read(state, minion_id)
             if key is None:
                 continue
-            if dest == ACCEPTED and state != DENIED and self.read(ACCEPTED, minion_id):
+            replaced = dest == ACCEPTED and self.read(ACCEPTED, minion_id) is not None
+            if replaced and state != DENIED:
                 continue
             self._write(dest, minion_id, key)
             self._remove(state, minion_id)
-            removed_accepted |= state == ACCEPTED
+            removed_accepted |= state == ACCEPTED or replaced
             moved.append(minion_id)
         return KeyChange(sorted(set(moved)), removed_accepted)
 

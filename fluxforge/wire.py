@@ -59,6 +59,7 @@ AUTH_REPLY_SHAPE = {
 }
 SESSION_SHAPE = {
     "nonce": bytes,
+    "sign_pub": bytes,
     "session": bytes,
     "gen": int,
     "token": bytes,
@@ -87,6 +88,19 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, pathlib.PurePath):
         return str(obj)
     return repr(obj)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every mapping key made text, as a peer's strict decoder needs.
+
+    Frames are decoded with string-only map keys (no hash games with
+    arbitrary keys), so a return such as ``{1: "x"}`` travels as ``{"1": "x"}``.
+    """
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 def pack(obj: Any) -> bytes:

@@ -68,18 +68,24 @@ class Handlers:
             return self.on_progress(minion_id, body)
         return self.on_event(minion_id, body)
 
-    def _known_job(self, jid: str) -> LiveJob | None:
+    def _job_for(self, jid: str, minion_id: str) -> LiveJob:
+        """The job ``jid`` if it was sent to ``minion_id``; otherwise refuse."""
         job = self.live.get(jid)
-        if job is None and valid_jid(jid) and self.jobcache.has_job(jid):
-            job = self.live[jid] = LiveJob(minions=set())
+        if job is None and valid_jid(jid):
+            recorded = self.jobcache.get_job(jid)
+            if recorded is not None:
+                job = self.live[jid] = LiveJob(minions=set(recorded["minions"]))
+                job.returned.update(recorded["returns"])
+        if job is None:
+            raise MalformedFrame(f"unknown job {jid[:30]!r}")
+        if minion_id not in job.minions:
+            raise MalformedFrame(f"job {jid} was not sent to {minion_id}")
         return job
 
     def on_return(self, minion_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Store a job return and announce it on the bus."""
         jid = body["jid"]
-        job = self._known_job(jid)
-        if job is None:
-            raise MalformedFrame(f"return for unknown job {jid[:30]!r}")
+        job = self._job_for(jid, minion_id)
         if minion_id in job.returned:
             return {"duplicate": True}
         job.returned.add(minion_id)
@@ -91,8 +97,7 @@ class Handlers:
     def on_progress(self, minion_id: str, body: dict[str, Any]) -> None:
         """Relay a running job's heartbeat."""
         jid = body["jid"]
-        if self._known_job(jid) is None:
-            raise MalformedFrame(f"progress for unknown job {jid[:30]!r}")
+        self._job_for(jid, minion_id)
         self.fire(f"ff/job/{jid}/prog/{minion_id}", {"id": minion_id, **body})
 
     def on_event(self, minion_id: str, body: dict[str, Any]) -> None:
@@ -119,6 +124,13 @@ class Handlers:
     def cmd_ping(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer that the master is up."""
         return {"version": __version__, "minions": len(self.sessions.accepted)}
+
+    def cmd_sync(self, request: dict[str, Any]) -> None:
+        """Fire a client's sync event so it knows its subscription is live."""
+        tag = request.get("tag")
+        if not isinstance(tag, str) or not tag.startswith("ff/job/") or not tag.endswith("/sync"):
+            raise UsageError("sync: tag must be ff/job/<jid>/sync")
+        self.fire(tag, {})
 
     def cmd_prep_jid(self, request: dict[str, Any]) -> dict[str, Any]:
         """A new jid for a job the client is about to publish."""
@@ -189,6 +201,7 @@ class Handlers:
 LOCAL_COMMANDS: dict[str, Callable[[Handlers, dict[str, Any]], Any]] = {
     "ping": Handlers.cmd_ping,
     "prep_jid": Handlers.cmd_prep_jid,
+    "sync": Handlers.cmd_sync,
     "publish": Handlers.cmd_publish,
     "job": Handlers.cmd_job,
     "jobs": Handlers.cmd_jobs,

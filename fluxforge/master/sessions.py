@@ -102,6 +102,7 @@ class Sessions:
                 tokens.popitem(last=False)
             grant = {
                 "nonce": nonce,
+                "sign_pub": self.identity.sign_public,
                 "session": self.session.reveal(),
                 "gen": self.gen,
                 "token": token,

@@ -176,15 +176,25 @@ class Channel:
             self._auth_waiter = None
         if reply["status"] != "accepted" or reply["sealed"] is None:
             raise NotAccepted(f"master holds this minion's key as {reply['status']}")
-        self._pin(reply["master_pub"], reply["master_sign_pub"])
-        assert self.master_pub is not None
-        plain = self.boxes.decrypt(self.master_pub, reply["sealed"])
+        # The grant is sealed by the master's box key, which is pinned (or
+        # checked against master_finger); the signing key is trusted only as
+        # the grant names it, never from the clear part of the reply.
+        box_pub = self.master_pub if self.master_pub is not None else reply["master_pub"]
+        if box_pub != reply["master_pub"]:
+            self._pin(reply["master_pub"], reply["master_sign_pub"])  # raises: key changed
+        plain = self.boxes.decrypt(box_pub, reply["sealed"])
         grant = wire.check(wire.unpack(plain), wire.SESSION_SHAPE, "session grant")
         if grant["nonce"] != nonce or len(grant["session"]) != 32:
             raise AuthenticationFailed("session grant is not bound to our auth request")
+        if grant["sign_pub"] != reply["master_sign_pub"]:
+            raise AuthenticationFailed("master signing key in the clear differs from the grant")
+        self._pin(box_pub, grant["sign_pub"])
+        # Keep the current key and the one before it, by arrival: a restarted
+        # master starts at a random generation, so numbers say nothing of age.
+        self.sessions.pop(grant["gen"], None)
         self.sessions[grant["gen"]] = Secret(grant["session"])
-        for old in sorted(self.sessions)[:-2]:
-            del self.sessions[old]
+        while len(self.sessions) > 2:
+            del self.sessions[next(iter(self.sessions))]
         self.gen = grant["gen"]
         self.token = grant["token"]
         self._seq = itertools.count()

@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any
 
+from fluxforge import wire
 from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import FluxForgeError
 from fluxforge.results import unwrap
@@ -33,7 +34,7 @@ def run_function(
     finally:
         deactivate(token)
     return {
-        "return": value,
+        "return": wire.plain(value),
         "retcode": int(retcode),
         "success": retcode == 0,
         "duration": round(time.monotonic() - start, 6),
