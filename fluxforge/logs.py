@@ -42,27 +42,31 @@ def setup(level: str, log_file: str = "", stderr: bool = True) -> None:
 
 
 class Warner:
-    """Logs a warning once per key per ``interval`` seconds, counting the rest.
+    """Logs at most ``burst`` warnings per key per ``interval`` seconds, counting the rest.
 
     Hostile input is logged, but a peer sending a million bad frames must not
     write a million lines.
     """
 
-    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+    def __init__(self, logger: logging.Logger, interval: float = 10.0, burst: int = 5) -> None:
         self.logger = logger
         self.interval = interval
-        self._last: dict[str, tuple[float, int]] = {}
+        self.burst = burst
+        # key -> (start of the current interval, lines logged in it, lines suppressed)
+        self._state: dict[str, tuple[float, int, int]] = {}
 
     def warn(self, key: str, message: str) -> None:
-        """Log ``message`` unless ``key`` was logged within the interval."""
+        """Log ``message`` unless ``key`` already used its burst in this interval."""
         now = time.monotonic()
-        last, suppressed = self._last.get(key, (0.0, 0))
-        if now - last < self.interval and last:
-            self._last[key] = (last, suppressed + 1)
+        start, logged, suppressed = self._state.get(key, (now, 0, 0))
+        if now - start >= self.interval:
+            start, logged = now, 0
+        if logged >= self.burst:
+            self._state[key] = (start, logged, suppressed + 1)
             return
         if suppressed:
             message += f" ({suppressed} more like this suppressed)"
-        self._last[key] = (now, 0)
-        if len(self._last) > 10_000:
-            self._last.clear()
+        if len(self._state) > 10_000:
+            self._state.clear()
+        self._state[key] = (start, logged + 1, 0)
         self.logger.warning(message)

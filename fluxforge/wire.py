@@ -8,11 +8,15 @@ over the request channel are the explicit, versioned allow-list
 
 Frames (all msgpack arrays; ``V`` is :data:`PROTOCOL_VERSION`)::
 
-    publication  ["pub", V, gen, sealed]          PUB -> SUB
+    publication  topic, ["pub", V, gen, sealed]   PUB -> SUB, two zmq frames
     auth         ["auth", V, {id, pub, nonce}]    DEALER -> ROUTER, clear
     auth reply   ["authrep", V, {status, master_pub, master_sign_pub, sealed}]
     request      ["req", V, id, boxed]             boxed = Box({t, rid, tok, seq, body})
     reply        ["rep", V, boxed]                 boxed = Box({rid, ok, body, error})
+
+A publication's first zmq frame is its topic: :data:`BROADCAST_TOPIC` for
+every minion, or :func:`minion_topic` for one, so that a job for a list of
+minions reaches only those (zmq filters on the publisher's side).
 """
 
 from __future__ import annotations
@@ -137,6 +141,14 @@ def check(obj: Any, shape: Mapping[str, Any], what: str) -> dict[str, Any]:
         if not isinstance(value, tp):
             raise MalformedFrame(f"{what}: field {key!r} has the wrong type")
     return obj
+
+
+BROADCAST_TOPIC = b"*"
+
+
+def minion_topic(minion_id: str) -> bytes:
+    """The publication topic of one minion; the NUL keeps ``web1`` from matching ``web10``."""
+    return b"m:" + minion_id.encode() + b"\x00"
 
 
 def frame(kind: str, *parts: Any) -> bytes:

@@ -45,7 +45,7 @@ class Handlers:
         sessions: Sessions,
         jobcache: JobCache,
         fire: Callable[[str, dict[str, Any]], None],
-        publish: Callable[[dict[str, Any]], None],
+        publish: Callable[[dict[str, Any], list[str] | None], None],
     ) -> None:
         self.sessions = sessions
         self.jobcache = jobcache
@@ -150,7 +150,10 @@ class Handlers:
         self.jobcache.add_job(load, minions)
         self.live[load["jid"]] = LiveJob(minions=set(minions))
         self.fire(f"ff/job/{load['jid']}/new", {**load, "minions": minions})
-        self.publish(load)
+        # A list names its minions: send to each on its own topic, so a job for
+        # one of thousands costs one message. Other targets go to everyone and
+        # each minion decides for itself.
+        self.publish(load, minions if load["tgt_type"] == "list" else None)
         return {"jid": load["jid"], "minions": minions}
 
     def cmd_job(self, request: dict[str, Any]) -> Any:

@@ -29,6 +29,7 @@ from fluxforge.errors import (
     NotAuthorized,
     ReplayDetected,
 )
+from fluxforge.logs import Warner
 from fluxforge.replay import CounterWindow
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Sessions:
         self.accepted: dict[str, bytes] = store.accepted_keys()
         self._tokens: dict[str, OrderedDict[bytes, CounterWindow]] = {}
         self._reported: dict[str, str] = {}
+        self.warner = Warner(log)
 
     def rotate(self, reason: str) -> None:
         """Replace the session key; minions that still hold a key fetch the new one."""
@@ -109,6 +111,12 @@ class Sessions:
                 "time": time.time(),
             }
             sealed = self.boxes.encrypt(public, wire.pack(grant))
+        elif status == keys.DENIED:
+            self.warner.warn(
+                f"denied:{minion_id}",
+                f"minion {minion_id} presented a key other than the one on record; it is "
+                "denied until an operator acts (see `ff-key -L`)",
+            )
         elif self._reported.get(minion_id) != status:
             log.info("minion %s presented a %s key; see `ff-key -L`", minion_id, status)
         if len(self._reported) > 100_000:

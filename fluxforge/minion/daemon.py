@@ -68,7 +68,8 @@ class Minion:
         self.sub.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         self.sub.setsockopt(zmq.MAXMSGSIZE, cfg.max_frame_size)
         self.sub.setsockopt(zmq.RCVHWM, 0)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST_TOPIC)
+        self.sub.setsockopt(zmq.SUBSCRIBE, wire.minion_topic(cfg.id))
         self.sub.connect(f"tcp://{cfg.master}:{cfg.publish_port}")
         self.running: dict[str, JobContext] = {}
         self._buffered: list[bytes] = []
@@ -90,8 +91,17 @@ class Minion:
 
     # -- publications -----------------------------------------------------
 
+    def on_message(self, frames: list[bytes]) -> None:
+        """Handle one message from the publisher: ``[topic, publication]``."""
+        if len(frames) != 2:
+            self.warner.warn(
+                "pub-parts", f"{self.id}: dropped a publication of {len(frames)} parts"
+            )
+            return
+        self.on_publication(frames[1])
+
     def on_publication(self, data: bytes) -> None:
-        """Handle one frame from the publisher."""
+        """Handle one publication frame."""
         try:
             _, (gen, sealed) = wire.parse_frame(data, self.cfg.max_frame_size, PUB_KINDS)
             if not isinstance(gen, int) or not isinstance(sealed, bytes):
@@ -117,6 +127,7 @@ class Minion:
             self.warner.warn("pub-auth", f"{self.id}: dropped a publication: {exc}")
             return
         if not targeting.matches(load["tgt"], load["tgt_type"], self.id):
+            log.debug("%s: job %s is not for this minion", self.id, load["jid"])
             return
         if not self.jids.accept(load["jid"]):
             self.warner.warn("replay", f"{self.id}: dropped replayed job {load['jid']}")
@@ -216,13 +227,13 @@ class Minion:
 
     # -- life cycle -------------------------------------------------------
 
-    async def _receive(self, sock: zmq.Socket[Any], handle: Any) -> None:
+    async def _receive(self, sock: zmq.Socket[Any], handle: Any, multipart: bool) -> None:
         waiter = zmq.asyncio.Socket(sock)
         while True:
             await waiter.poll()
             for _ in range(1000):
                 try:
-                    data = sock.recv(zmq.NOBLOCK)
+                    data = sock.recv_multipart(zmq.NOBLOCK) if multipart else sock.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 try:
@@ -234,8 +245,8 @@ class Minion:
     async def start(self) -> None:
         """Start receiving and authenticate until accepted."""
         self._loop = asyncio.get_running_loop()
-        self._spawn(self._receive(self.channel.sock, self.channel.on_frame))
-        self._spawn(self._receive(self.sub, self.on_publication))
+        self._spawn(self._receive(self.channel.sock, self.channel.on_frame, False))
+        self._spawn(self._receive(self.sub, self.on_message, True))
         await self.channel.authenticate_until_accepted(self.stopping)
         if not self.stopping.is_set():
             started = {"grains_count": len(self.grains)}

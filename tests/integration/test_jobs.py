@@ -111,3 +111,22 @@ def test_long_job_heartbeats_keep_client_waiting(cluster: Cluster) -> None:
     assert res.returncode == 4
     assert "s2" in res.stderr
     assert elapsed >= 4.0
+
+
+def test_list_targets_reach_only_the_named_minions(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_minions("t1", "t2")
+    cluster.accept_and_wait()
+    glob_jid = cluster.ff("t1", "test.ping", "--async").stdout.strip()
+    list_jid = cluster.ff("-L", "t1", "test.ping", "--async").stdout.strip()
+    deadline = time.monotonic() + 10
+    while f"running job {list_jid}" not in cluster.log("t1"):
+        assert time.monotonic() < deadline, cluster.log("t1")
+        time.sleep(0.1)
+    while f"job {glob_jid} is not for this minion" not in cluster.log("t2"):
+        assert time.monotonic() < deadline, cluster.log("t2")
+        time.sleep(0.1)
+    time.sleep(0.5)
+    # A glob goes to everyone and t2 declines it; a list is sent to t1's topic only,
+    # so t2 never even receives it.
+    assert list_jid not in cluster.log("t2")
