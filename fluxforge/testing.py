@@ -169,6 +169,39 @@ class Cluster:
         self.minions[minion_id] = proc
         return proc
 
+    def start_swarm(
+        self, count: int, prefix: str = "m", procs: int = 2, **opts: Any
+    ) -> subprocess.Popen[bytes]:
+        """Start ``count`` minions ``<prefix>0`` .. in ``procs`` swarm processes."""
+        conf = self.minion_conf(f"swarm-{prefix}", **{"log_level": "info", **opts})
+        argv = [
+            *command("ff-minion"),
+            "-c",
+            str(conf),
+            "--swarm",
+            str(count),
+            "--id-prefix",
+            prefix,
+            "--procs",
+            str(procs),
+        ]
+        proc = self._spawn(argv, f"swarm-{prefix}")
+        self.minions[f"swarm-{prefix}"] = proc
+        return proc
+
+    def wait_count(self, target: str, count: int, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until ``count`` minions matching glob ``target`` answer ``test.ping``."""
+        deadline = time.monotonic() + timeout
+        got: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            res = self.ff(target, "test.ping", "--out", "json", "-t", "3")
+            if res.stdout.strip():
+                got = res.json()
+                if len(got) >= count and all(v is True for v in got.values()):
+                    return got
+            time.sleep(0.3)
+        raise AssertionError(f"{len(got)} of {count} minions answering after {timeout}s")
+
     def start_minions(self, *ids: str, **opts: Any) -> None:
         """Start several minions."""
         for minion_id in ids:
