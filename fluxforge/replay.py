@@ -39,7 +39,7 @@ class JidWindow:
     cannot be replayed to it.
     """
 
-    def __init__(self, keep: int = 100_000) -> None:
+    def __init__(self, keep: int = 10_000) -> None:
         self.keep = keep
         self.floor = ""
         self._seen: OrderedDict[str, None] = OrderedDict()

@@ -20,15 +20,14 @@ import errno
 import logging
 import os
 import signal
-from collections.abc import Callable
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
 from fluxforge import events, keys, wire
 from fluxforge.config import MasterConfig, ensure_dir
 from fluxforge.crypto import MasterIdentity, Signer
+from fluxforge.drain import Drainer
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
 from fluxforge.master.handlers import Handlers, error_text
@@ -37,7 +36,6 @@ from fluxforge.master.sessions import Sessions
 
 log = logging.getLogger("fluxforge.master")
 
-BATCH = 2000
 REQUEST_KINDS = {"auth": 1, "req": 2}
 
 
@@ -77,6 +75,7 @@ class Master:
         self.jobcache = JobCache(cfg.cachedir)
         self.handlers = Handlers(self.sessions, self.jobcache, self.fire, self.publish)
         self._stop = asyncio.Event()
+        self._api_reader: Drainer | None = None
 
     def _socket(self, kind: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(kind)
@@ -118,21 +117,6 @@ class Master:
             self.pub.send_multipart([wire.minion_topic(minion_id), data], zmq.NOBLOCK)
 
     # -- loops ------------------------------------------------------------
-
-    async def _drain(self, sock: zmq.Socket[Any], handle: Callable[[list[bytes]], None]) -> None:
-        waiter = zmq.asyncio.Socket(sock)  # a shadow: same socket, awaitable poll
-        while True:
-            await waiter.poll()
-            for _ in range(BATCH):
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                try:
-                    handle(frames)
-                except Exception:
-                    log.exception("unexpected error while handling a message")
-            await asyncio.sleep(0)
 
     def _on_minion(self, frames: list[bytes]) -> None:
         if len(frames) != 2:
@@ -197,7 +181,8 @@ class Master:
             reply = {"ok": True, "result": result}
         except Exception as exc:
             reply = {"ok": False, "error": error_text(exc)}
-        self.api.send_multipart([ident, wire.pack(reply)], zmq.NOBLOCK)
+        assert self._api_reader is not None
+        self._api_reader.send([ident, wire.pack(reply)])
 
     async def _maintain(self) -> None:
         ticks = 0
@@ -213,12 +198,13 @@ class Master:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        tasks = [
-            loop.create_task(self._drain(self.router, self._on_minion)),
-            loop.create_task(self._drain(self.ev_pull, self._on_event)),
-            loop.create_task(self._drain(self.api, self._on_api)),
-            loop.create_task(self._maintain()),
+        readers = [
+            Drainer(self.router, self._on_minion),
+            Drainer(self.ev_pull, self._on_event),
+            Drainer(self.api, self._on_api),
         ]
+        self._api_reader = readers[2]
+        tasks = [loop.create_task(self._maintain())]
         log.info(
             "master ready: publish tcp://%s:%d, requests tcp://%s:%d, key %s",
             self.cfg.interface,
@@ -230,6 +216,8 @@ class Master:
         self.fire("ff/master/start", {"finger": self.identity.finger})
         await self._stop.wait()
         log.info("master stopping")
+        for reader in readers:
+            reader.close()
         for task in tasks:
             task.cancel()
         for task in tasks:

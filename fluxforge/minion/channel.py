@@ -30,6 +30,7 @@ from fluxforge.crypto import (
     random_bytes,
     write_file_atomic,
 )
+from fluxforge.drain import Drainer
 from fluxforge.errors import AuthenticationFailed, FluxForgeError, WireError
 from fluxforge.jobs import jid_from_time
 from fluxforge.logs import Warner
@@ -90,6 +91,7 @@ class Channel:
         self._auth_waiter: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
         self._auth_lock = asyncio.Lock()
         self.authenticated = asyncio.Event()
+        self._reader: Drainer | None = None
         self._load_pinned()
 
     # -- pinning ----------------------------------------------------------
@@ -167,7 +169,7 @@ class Channel:
         nonce = random_bytes(24)
         self._auth_waiter = loop.create_future()
         body = {"id": self.id, "pub": self.identity.box_public, "nonce": nonce}
-        self.sock.send(wire.frame("auth", body), zmq.NOBLOCK)
+        self._send(wire.frame("auth", body))
         try:
             reply, _ = await asyncio.wait_for(self._auth_waiter, self.cfg.auth_timeout)
         except TimeoutError:
@@ -242,7 +244,7 @@ class Channel:
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending[rid] = fut
             try:
-                self.sock.send(frame, zmq.NOBLOCK)
+                self._send(frame)
                 reply = await asyncio.wait_for(fut, timeout or self.cfg.auth_timeout)
             except TimeoutError:
                 raise RequestFailed(f"master did not answer a {kind} request")
@@ -258,8 +260,19 @@ class Channel:
             raise RequestRefused(f"master refused a {kind} request: {reply['error']}")
         raise RequestFailed(f"master kept asking to re-authenticate for a {kind} request")
 
+    def start_reading(self) -> None:
+        """Start handling the master's frames on the running event loop."""
+        self._reader = Drainer(self.sock, self.on_frame, multipart=False)
+
+    def _send(self, frame: bytes) -> None:
+        if self._reader is None:
+            raise RequestFailed("the channel is not reading yet; call start_reading() first")
+        self._reader.send(frame)
+
     def close(self) -> None:
         """Close the socket and fail waiting requests."""
+        if self._reader is not None:
+            self._reader.close()
         for fut in self._pending.values():
             if not fut.done():
                 fut.cancel()

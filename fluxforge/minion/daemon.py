@@ -12,12 +12,12 @@ import time
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
 from fluxforge import keys, targeting, wire
 from fluxforge.config import MinionConfig
 from fluxforge.context import JobContext
 from fluxforge.crypto import MinionIdentity, PublicationOpener
+from fluxforge.drain import Drainer
 from fluxforge.errors import ConfigError, FluxForgeError, WireError
 from fluxforge.grains.core import all_grains
 from fluxforge.loader import Functions
@@ -77,6 +77,7 @@ class Minion:
         self._opener: PublicationOpener | None = None
         self._opener_key: bytes | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sub_reader: Drainer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
 
@@ -87,7 +88,13 @@ class Minion:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("%s: a task failed: %s: %s", self.id, type(exc).__name__, exc, exc_info=exc)
 
     # -- publications -----------------------------------------------------
 
@@ -227,26 +234,11 @@ class Minion:
 
     # -- life cycle -------------------------------------------------------
 
-    async def _receive(self, sock: zmq.Socket[Any], handle: Any, multipart: bool) -> None:
-        waiter = zmq.asyncio.Socket(sock)
-        while True:
-            await waiter.poll()
-            for _ in range(1000):
-                try:
-                    data = sock.recv_multipart(zmq.NOBLOCK) if multipart else sock.recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                try:
-                    handle(data)
-                except Exception:
-                    log.exception("%s: unexpected error handling a frame", self.id)
-            await asyncio.sleep(0)
-
     async def start(self) -> None:
         """Start receiving and authenticate until accepted."""
         self._loop = asyncio.get_running_loop()
-        self._spawn(self._receive(self.channel.sock, self.channel.on_frame, False))
-        self._spawn(self._receive(self.sub, self.on_message, True))
+        self.channel.start_reading()
+        self._sub_reader = Drainer(self.sub, self.on_message)
         await self.channel.authenticate_until_accepted(self.stopping)
         if not self.stopping.is_set():
             started = {"grains_count": len(self.grains)}
@@ -262,6 +254,8 @@ class Minion:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._sub_reader is not None:
+            self._sub_reader.close()
         self.channel.close()
         self.sub.close(0)
 

@@ -1,0 +1,423 @@
+"""FluxForge benchmarks: real master, swarm minions and the real CLI on loopback.
+
+Run through ``scripts/bench`` (which prepares the venv)::
+
+    scripts/bench                          # N = 1,10,100,1000
+    scripts/bench --minions 5000 --runs 5
+    scripts/bench --json bench.json
+    scripts/bench --compare-salt           # also Salt 3008.5 at N = 10 and 50
+
+Prints tables on stdout; ``--json FILE`` writes every figure. Timings are
+wall-clock on this machine; nothing here asserts a goal, it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from fluxforge import __version__, config
+from fluxforge.client import LocalClient
+from fluxforge.events import EventListener
+from fluxforge.testing import Cluster, command
+
+MIB = 1024 * 1024
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so stdout holds only the tables."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def summary(samples: list[float]) -> dict[str, Any]:
+    """Median and p95 of samples in seconds."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {"median": statistics.median(ordered), "p95": p95, "runs": len(ordered)}
+
+
+def wall(argv: list[str], env: dict[str, str] | None = None) -> float:
+    """Seconds one command takes, start to exit."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def tree_rss(pid: int) -> float:
+    """RSS of a process and its children, in MiB."""
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs if p.is_running()) / MIB
+
+
+def machine() -> dict[str, Any]:
+    """What this ran on."""
+    import msgpack
+    import nacl
+    import zmq
+
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "fluxforge": __version__,
+        "pyzmq": zmq.__version__,
+        "libzmq": zmq.zmq_version(),
+        "msgpack": ".".join(map(str, msgpack.version)),
+        "pynacl": nacl.__version__,
+    }
+
+
+class Bench:
+    """One cluster of N swarm minions and the measurements made on it."""
+
+    def __init__(self, n: int, procs: int, runs: int) -> None:
+        self.n = n
+        self.runs = runs
+        self.procs = procs
+        self.cluster = Cluster(master_opts={"auto_accept": True, "log_level": "warning"})
+        self.client: LocalClient | None = None
+
+    def __enter__(self) -> Bench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.cluster.__exit__(None, None, None)
+
+    @property
+    def master_pid(self) -> int:
+        assert self.cluster.master is not None
+        return self.cluster.master.pid
+
+    def connect(self) -> LocalClient:
+        """A fresh in-process client to the master."""
+        if self.client is not None:
+            self.client.close()
+        self.client = LocalClient(config.load(str(self.cluster.master_conf)).master)
+        return self.client
+
+    def start(self) -> float:
+        """Start the master and the swarm; seconds from swarm start to all authenticated."""
+        c = self.cluster
+        c.start_master()
+        listener = EventListener(c.sock_dir, ("ff/auth",))
+        try:
+            time.sleep(0.2)
+            start = time.perf_counter()
+            c.start_swarm(self.n, prefix="m", procs=self.procs, log_level="warning")
+            accepted: set[str] = set()
+            deadline = start + 60 + self.n * 0.05
+            while len(accepted) < self.n and time.perf_counter() < deadline:
+                event = listener.get(1.0)
+                if event and event[1].get("status") == "accepted":
+                    accepted.add(event[1]["id"])
+            herd = time.perf_counter() - start
+        finally:
+            listener.close()
+        if len(accepted) < self.n:
+            raise RuntimeError(f"only {len(accepted)} of {self.n} minions authenticated")
+        self.wait_all()
+        return herd
+
+    def wait_all(self, timeout: float = 120.0) -> float:
+        """Seconds until a test.ping is answered by all N minions."""
+        start = time.perf_counter()
+        client = self.connect()
+        while time.perf_counter() - start < timeout:
+            try:
+                job = client.run("m*", "test.ping", timeout=3)
+                got = sum(1 for _ in job.returns())
+            except Exception as exc:  # the master may still be starting
+                log(f"waiting for minions: {exc}")
+                time.sleep(0.2)
+                client = self.connect()
+                continue
+            if got == self.n:
+                return time.perf_counter() - start
+        raise RuntimeError(f"minions not all answering after {timeout}s")
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        """Wall time of ``ff`` with ``args``."""
+        argv = [*command("ff"), *args]
+        samples = [wall(argv, self.cluster.env) for _ in range(self.runs)]
+        return summary(samples)
+
+    def in_process(self, fun: str, arg: list[str]) -> dict[str, Any]:
+        """Publish -> last return, measured by a client in this process."""
+        client = self.client or self.connect()
+        samples = []
+        for _ in range(self.runs):
+            start = time.perf_counter()
+            job = client.run("m*", fun, arg, timeout=10)
+            count = sum(1 for _ in job.returns())
+            samples.append(time.perf_counter() - start)
+            if count != self.n:
+                raise RuntimeError(f"{fun}: {count} of {self.n} returned")
+        return summary(samples)
+
+    def master_cpu_per_job(self, jobs: int) -> float:
+        """Master CPU seconds per test.ping job to all N."""
+        proc = psutil.Process(self.master_pid)
+        client = self.client or self.connect()
+        before = sum(proc.cpu_times()[:2])
+        for _ in range(jobs):
+            job = client.run("m*", "test.ping", timeout=10)
+            for _ in job.returns():
+                pass
+        return (sum(proc.cpu_times()[:2]) - before) / jobs
+
+    def ingest(self, total_returns: int) -> dict[str, Any]:
+        """Publish jobs back to back and count returns/s the master turns into events."""
+        client = self.client or self.connect()
+        jobs = max(1, total_returns // self.n)
+        listener = EventListener(self.cluster.sock_dir, ("ff/job/",))
+        time.sleep(0.2)
+        try:
+            jids = set()
+            start = time.perf_counter()
+            for _ in range(jobs):
+                jid = client.command("prep_jid")["jid"]
+                load = {
+                    "jid": jid,
+                    "tgt": "m*",
+                    "tgt_type": "glob",
+                    "fun": "test.ping",
+                    "arg": [],
+                    "kwarg": {},
+                    "user": "bench",
+                    "ret": "",
+                    "timeout": 10.0,
+                }
+                client.command("publish", load=load)
+                jids.add(jid)
+            expected = jobs * self.n
+            got: set[tuple[str, str]] = set()
+            last = start
+            idle_deadline = time.perf_counter() + 30
+            while len(got) < expected and time.perf_counter() < idle_deadline:
+                event = listener.get(1.0)
+                if event is None:
+                    continue
+                parts = event[0].split("/")
+                if len(parts) == 5 and parts[3] == "ret" and parts[2] in jids:
+                    got.add((parts[2], parts[4]))
+                    last = time.perf_counter()
+                    idle_deadline = last + 10
+        finally:
+            listener.close()
+        # Anything the listener missed but the master stored still counts as ingested.
+        stored = sum(len(client.command("job", jid=j)["returns"]) for j in jids)
+        return {
+            "jobs": jobs,
+            "expected": expected,
+            "events": len(got),
+            "stored": stored,
+            "lost": expected - stored,
+            "returns_per_s": len(got) / (last - start) if last > start else 0.0,
+        }
+
+    def restart(self) -> float:
+        """Seconds from starting a stopped master to all N answering again."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self.cluster.stop_master()
+        start = time.perf_counter()
+        self.cluster.start_master()
+        self.wait_all()
+        return time.perf_counter() - start
+
+
+def startup_costs(runs: int) -> dict[str, Any]:
+    """Wall times of the CLI's start-up: --version, ff-call --local and one-minion ping."""
+    out: dict[str, Any] = {}
+    with Cluster(master_opts={"auto_accept": True, "log_level": "warning"}) as c:
+        conf = c.minion_conf("solo")
+        out["ff --version"] = summary([wall([*command("ff"), "--version"]) for _ in range(runs)])
+        local = [*command("ff-call"), "-c", str(conf), "--local", "test.ping"]
+        out["ff-call --local test.ping"] = summary([wall(local) for _ in range(runs)])
+        c.start_master()
+        c.start_swarm(49, prefix="m", procs=1, log_level="warning")
+        proc = c.start_minion("solo", log_level="warning")
+        c.wait_count("*", 50, timeout=60)
+        one = [*command("ff"), "solo", "test.ping"]
+        out["ff <one of 50> test.ping"] = summary([wall(one, c.env) for _ in range(runs)])
+        out["minion_rss_mib"] = tree_rss(proc.pid)
+    return out
+
+
+def measure(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Every per-N figure."""
+    log(f"N={n}: starting master and {n} swarm minions")
+    with Bench(n, args.procs, args.runs) as b:
+        result: dict[str, Any] = {"n": n, "auth_herd_s": b.start()}
+        log(f"N={n}: all authenticated in {result['auth_herd_s']:.2f}s")
+        result["cli test.ping"] = b.cli("m*", "test.ping")
+        result["cli cmd.run true"] = b.cli("m*", "cmd.run", "true")
+        result["pub->last test.ping"] = b.in_process("test.ping", [])
+        result["pub->last cmd.run true"] = b.in_process("cmd.run", ["true"])
+        result["master_cpu_per_job_s"] = b.master_cpu_per_job(max(3, args.runs))
+        result["master_rss_mib"] = tree_rss(b.master_pid)
+        log(f"N={n}: ingest")
+        result["ingest"] = b.ingest(args.ingest_returns)
+        log(f"N={n}: master restart")
+        result["restart_to_answering_s"] = b.restart()
+    return result
+
+
+def fmt(seconds: float) -> str:
+    """Seconds as text with a unit that fits."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    """Human tables on stdout."""
+    m = report["machine"]
+    print(f"# FluxForge {m['fluxforge']} bench, {m['date']}")
+    print(
+        f"machine: {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
+        f"pyzmq {m['pyzmq']} (libzmq {m['libzmq']}), msgpack {m['msgpack']}, "
+        f"pynacl {m['pynacl']}"
+    )
+    print()
+    s = report["startup"]
+    print("| CLI start-up | median | p95 |")
+    print("|---|---|---|")
+    for key in ("ff --version", "ff-call --local test.ping", "ff <one of 50> test.ping"):
+        print(f"| `{key}` | {fmt(s[key]['median'])} | {fmt(s[key]['p95'])} |")
+    print(f"\nRSS of one real ff-minion: {s['minion_rss_mib']:.1f} MiB\n")
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        (
+            "`ff '*' test.ping` CLI (median / p95)",
+            lambda r: f"{fmt(r['cli test.ping']['median'])} / {fmt(r['cli test.ping']['p95'])}",
+        ),
+        (
+            "`ff '*' cmd.run true` CLI (median / p95)",
+            lambda r: (
+                f"{fmt(r['cli cmd.run true']['median'])} / {fmt(r['cli cmd.run true']['p95'])}"
+            ),
+        ),
+        (
+            "publish -> last return, test.ping (median / p95)",
+            lambda r: (
+                f"{fmt(r['pub->last test.ping']['median'])} / "
+                f"{fmt(r['pub->last test.ping']['p95'])}"
+            ),
+        ),
+        (
+            "publish -> last return, cmd.run true (median / p95)",
+            lambda r: (
+                f"{fmt(r['pub->last cmd.run true']['median'])} / "
+                f"{fmt(r['pub->last cmd.run true']['p95'])}"
+            ),
+        ),
+        ("start N minions -> all authenticated", lambda r: fmt(r["auth_herd_s"])),
+        ("master restart -> all answering", lambda r: fmt(r["restart_to_answering_s"])),
+        (
+            "returns/s ingested (returns lost)",
+            lambda r: f"{r['ingest']['returns_per_s']:,.0f} ({r['ingest']['lost']})",
+        ),
+        ("master CPU per job", lambda r: fmt(r["master_cpu_per_job_s"])),
+        ("master RSS", lambda r: f"{r['master_rss_mib']:.1f} MiB"),
+    ]
+    results = report["results"]
+    print("| N minions | " + " | ".join(str(r["n"]) for r in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for title, cell in rows:
+        print(f"| {title} | " + " | ".join(cell(r) for r in results) + " |")
+    if "salt" in report:
+        print("\n| vs Salt 3008.5 (CLI wall, median) | Salt | FluxForge | Salt / FluxForge |")
+        print("|---|---|---|---|")
+        for row in report["salt"]:
+            for key in ("test.ping", "cmd.run true"):
+                salt_s, ff_s = row["salt"][key]["median"], row["fluxforge"][key]["median"]
+                print(
+                    f"| `{key}` N={row['n']} | {fmt(salt_s)} | {fmt(ff_s)} | {salt_s / ff_s:.1f}x |"
+                )
+            for key, title in (("start_to_answering_s", "start N -> all answering"),):
+                salt_s, ff_s = row["salt"][key], row["fluxforge"][key]
+                print(
+                    f"| {title} N={row['n']} | {fmt(salt_s)} | {fmt(ff_s)} | {salt_s / ff_s:.1f}x |"
+                )
+            print(
+                f"| master RSS N={row['n']} | {row['salt']['master_rss_mib']:.0f} MiB | "
+                f"{row['fluxforge']['master_rss_mib']:.0f} MiB | |"
+            )
+            print(
+                f"| minion RSS | {row['salt']['minion_rss_mib']:.0f} MiB | "
+                f"{report['startup']['minion_rss_mib']:.0f} MiB | |"
+            )
+
+
+def compare_salt(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Salt and FluxForge side by side at N = 10 and 50, in this run."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import salt_compare  # type: ignore[import-not-found]
+
+    bin_dir = salt_compare.ensure_salt(str(Path(".bench/salt-venv").resolve()))
+    rows = []
+    for n in (10, 50):
+        log(f"Salt N={n}")
+        work = Path(".bench/work").resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        salt = salt_compare.run_salt_bench(n, args.runs, str(work), bin_dir, log=log)
+        log(f"FluxForge N={n}")
+        with Bench(n, args.procs, args.runs) as b:
+            ours: dict[str, Any] = {"start_to_answering_s": b.start()}
+            ours["test.ping"] = b.cli("m*", "test.ping")
+            ours["cmd.run true"] = b.cli("m*", "cmd.run", "true")
+            ours["master_rss_mib"] = tree_rss(b.master_pid)
+        rows.append({"n": n, "salt": salt, "fluxforge": ours})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minions", default="1,10,100,1000", help="comma-separated N list")
+    parser.add_argument("--runs", type=int, default=10, help="runs per timing (R)")
+    parser.add_argument("--procs", type=int, default=os.cpu_count() or 1, help="swarm processes")
+    parser.add_argument(
+        "--ingest-returns", type=int, default=20000, help="returns to stream for the ingest figure"
+    )
+    parser.add_argument("--json", dest="json_file", help="also write every figure here")
+    parser.add_argument(
+        "--compare-salt", action="store_true", help="also run Salt 3008.5 at N = 10 and 50"
+    )
+    args = parser.parse_args()
+    try:
+        counts = [int(x) for x in args.minions.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--minions must be numbers separated by commas, got {args.minions!r}")
+    report: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    log("CLI start-up costs")
+    report["startup"] = startup_costs(args.runs)
+    report["results"] = [measure(n, args) for n in counts]
+    if args.compare_salt:
+        report["salt"] = compare_salt(args)
+    print_tables(report)
+    if args.json_file:
+        Path(args.json_file).write_text(json.dumps(report, indent=2, sort_keys=True))
+        log(f"wrote {args.json_file}")
+
+
+if __name__ == "__main__":
+    main()
