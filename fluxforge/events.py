@@ -17,6 +17,7 @@ from typing import Any
 
 import zmq
 
+from fluxforge.drain import recv_parts
 from fluxforge.errors import ConfigError, MalformedFrame
 from fluxforge.wire import pack, unpack
 
@@ -48,6 +49,11 @@ def tag_bytes(tag: str) -> bytes:
 def encode_event(tag: str, data: dict[str, Any]) -> list[bytes]:
     """The frames of one event."""
     return [tag_bytes(tag), pack(data)]
+
+
+def encode_packed(tag: str, packed: bytes) -> list[bytes]:
+    """The frames of one event whose data is already msgpack."""
+    return [tag_bytes(tag), packed]
 
 
 def decode_event(frames: list[bytes]) -> tuple[str, dict[str, Any]]:
@@ -84,7 +90,7 @@ class EventListener:
         """The next event, or None after ``timeout`` seconds."""
         if not self.socket.poll(int(max(timeout, 0) * 1000)):
             return None
-        return decode_event(self.socket.recv_multipart())
+        return decode_event(recv_parts(self.socket))
 
     def iter(self, timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
         """Events until ``timeout`` seconds pass with none."""

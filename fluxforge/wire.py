@@ -126,11 +126,11 @@ def check(obj: Any, shape: Mapping[str, Any], what: str) -> dict[str, Any]:
     """Check that ``obj`` is a mapping with exactly the keys of ``shape`` and their types."""
     if not isinstance(obj, dict):
         raise MalformedFrame(f"{what}: expected a mapping, got {type(obj).__name__}")
-    missing = [k for k in shape if k not in obj]
-    if missing:
-        raise MalformedFrame(f"{what}: missing field {missing[0]!r}")
-    extra = [k for k in obj if k not in shape]
-    if extra:
+    if obj.keys() != shape.keys():
+        missing = [k for k in shape if k not in obj]
+        if missing:
+            raise MalformedFrame(f"{what}: missing field {missing[0]!r}")
+        extra = [k for k in obj if k not in shape]
         raise MalformedFrame(f"{what}: unexpected field {str(extra[0])[:40]!r}")
     for key, tp in shape.items():
         if tp is Any_:

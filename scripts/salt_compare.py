@@ -51,6 +51,91 @@ _INCLUDE_LINE = re.compile(r"^\s*(-r|--requirement|-c|--constraint)[\s=]+(\S+)")
 
 Log = Callable[[str], Any]
 
+# Installed as sitecustomize.py (via PYTHONPATH) into every Salt process this module starts.
+# Salt's ``ip_fqdn`` grain asks getaddrinfo(<hostname>, AF_INET6); /etc/hosts here has only an
+# IPv4 line for the hostname, so glibc sends an AAAA query to the DNS server in resolv.conf
+# (seen with strace from the master and every minion, at start-up and per job).  This guard
+# answers every lookup that /etc/hosts (or a numeric address) cannot satisfy with EAI_NONAME
+# instead, so no Salt process sends anything off 127.0.0.1.  Salt then records an empty
+# ``fqdn_ip6`` grain, as it would after a failed DNS lookup.
+_GUARD_SOURCE = """
+import socket as _s
+
+def _hosts():
+    names4, names6, addrs = set(), set(), set()
+    try:
+        with open("/etc/hosts") as fh:
+            for line in fh:
+                parts = line.split("#", 1)[0].split()
+                if len(parts) >= 2:
+                    addrs.add(parts[0])
+                    (names6 if ":" in parts[0] else names4).update(p.lower() for p in parts[1:])
+    except OSError:
+        pass
+    return names4, names6, addrs
+
+_N4, _N6, _ADDRS = _hosts()
+
+def _text(host):
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    return host.strip().rstrip(".").lower()
+
+def _numeric(host):
+    for fam in (_s.AF_INET, _s.AF_INET6):
+        try:
+            _s.inet_pton(fam, host.split("%")[0])
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+def _ok(host, family=_s.AF_UNSPEC):
+    if host is None:
+        return True
+    host = _text(host)
+    if host == "" or _numeric(host):
+        return True
+    if family == _s.AF_INET6:
+        return host in _N6
+    return host in _N4 or host in _N6
+
+def _deny(host):
+    raise _s.gaierror(_s.EAI_NONAME, "lookup of %r blocked (salt_compare loopback guard)" % (host,))
+
+_gai, _ghbn, _ghbn_ex, _ghba, _gni = (
+    _s.getaddrinfo, _s.gethostbyname, _s.gethostbyname_ex, _s.gethostbyaddr, _s.getnameinfo)
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    if not _ok(host, family):
+        _deny(host)
+    return _gai(host, port, family, type, proto, flags)
+
+def gethostbyname(host):
+    if not _ok(host, _s.AF_INET):
+        _deny(host)
+    return _ghbn(host)
+
+def gethostbyname_ex(host):
+    if not _ok(host, _s.AF_INET):
+        _deny(host)
+    return _ghbn_ex(host)
+
+def gethostbyaddr(host):
+    h = _text(host)
+    if not (h in _ADDRS or (not _numeric(h) and _ok(h))):
+        raise _s.herror(1, "reverse lookup of %r blocked (salt_compare loopback guard)" % (host,))
+    return _ghba(host)
+
+def getnameinfo(sockaddr, flags):
+    if not (flags & _s.NI_NUMERICHOST) and _text(sockaddr[0]) not in _ADDRS:
+        flags |= _s.NI_NUMERICHOST
+    return _gni(sockaddr, flags)
+
+_s.getaddrinfo, _s.gethostbyname, _s.gethostbyname_ex = getaddrinfo, gethostbyname, gethostbyname_ex
+_s.gethostbyaddr, _s.getnameinfo = gethostbyaddr, getnameinfo
+"""
+
 
 # --------------------------------------------------------------------------------------------
 # Installation
@@ -208,12 +293,17 @@ def ensure_salt(venv_dir: str = ".bench/salt-venv", log: Log = print) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _clean_env() -> dict[str, str]:
-    """Environment for Salt processes: no leaking of the caller's venv / PYTHONPATH."""
+def _clean_env(guard_dir: Path | None = None) -> dict[str, str]:
+    """Environment for Salt processes: no leaking of the caller's venv / PYTHONPATH.
+
+    With guard_dir, that dir (holding the loopback-guard sitecustomize.py) is the PYTHONPATH.
+    """
     env = dict(os.environ)
     for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
         env.pop(key, None)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if guard_dir is not None:
+        env["PYTHONPATH"] = str(guard_dir)
     return env
 
 
@@ -293,9 +383,10 @@ def _leftovers(pgids: set[int], marker: str) -> list[int]:
 class _Procs:
     """Every daemon this benchmark starts, each as leader of its own session/process group."""
 
-    def __init__(self, marker: str, log: Log) -> None:
+    def __init__(self, marker: str, log: Log, guard_dir: Path) -> None:
         self.marker = marker
         self.log = log
+        self.env = _clean_env(guard_dir)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.pgids: set[int] = set()
         self._files: list[Any] = []
@@ -309,7 +400,7 @@ class _Procs:
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=_clean_env(),
+            env=self.env,
         )
         self.procs.append(proc)
         self.pgids.add(proc.pid)
@@ -461,7 +552,7 @@ def _salt_cli(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        env=_clean_env(),
+        env=procs.env,
     )
     procs.pgids.add(proc.pid)
     try:
@@ -537,7 +628,10 @@ def run_salt_bench(n: int, runs: int, workdir: str, bin_dir: str, log: Log = pri
         raise ValueError("n and runs must be >= 1")
     Path(workdir).mkdir(parents=True, exist_ok=True)
     top = Path(tempfile.mkdtemp(prefix="salt-bench-", dir=workdir)).absolute()
-    procs = _Procs(str(top), log)
+    guard_dir = top / "pyguard"
+    guard_dir.mkdir()
+    (guard_dir / "sitecustomize.py").write_text(_GUARD_SOURCE.lstrip())
+    procs = _Procs(str(top), log, guard_dir)
     publish_port, ret_port = _free_ports(2)
     keep_tree = False
     try:

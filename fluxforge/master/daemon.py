@@ -27,7 +27,7 @@ import zmq
 from fluxforge import events, keys, wire
 from fluxforge.config import MasterConfig, ensure_dir
 from fluxforge.crypto import MasterIdentity, Signer
-from fluxforge.drain import Drainer
+from fluxforge.drain import Drainer, send_parts
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
 from fluxforge.master.handlers import Handlers, error_text
@@ -73,7 +73,9 @@ class Master:
         self.signer = Signer(self.identity.sign_secret)
         self.sessions = Sessions(self.identity, self.store, self.fire)
         self.jobcache = JobCache(cfg.cachedir)
-        self.handlers = Handlers(self.sessions, self.jobcache, self.fire, self.publish)
+        self.handlers = Handlers(
+            self.sessions, self.jobcache, self.fire, self.fire_packed, self.publish
+        )
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
 
@@ -102,7 +104,14 @@ class Master:
     def fire(self, tag: str, data: dict[str, Any]) -> None:
         """Publish an event on the bus."""
         try:
-            self.ev_pub.send_multipart(events.encode_event(tag, data), zmq.NOBLOCK)
+            send_parts(self.ev_pub, events.encode_event(tag, data))
+        except zmq.Again:
+            self.warner.warn("event-drop", f"event bus is full; dropped event {tag}")
+
+    def fire_packed(self, tag: str, packed: bytes) -> None:
+        """Publish an event whose data is already msgpack."""
+        try:
+            send_parts(self.ev_pub, events.encode_packed(tag, packed))
         except zmq.Again:
             self.warner.warn("event-drop", f"event bus is full; dropped event {tag}")
 
@@ -111,10 +120,10 @@ class Master:
         sealed = self.signer.seal(wire.pack(load), self.sessions.session)
         data = wire.frame("pub", self.sessions.gen, sealed)
         if minions is None:
-            self.pub.send_multipart([wire.BROADCAST_TOPIC, data], zmq.NOBLOCK)
+            send_parts(self.pub, [wire.BROADCAST_TOPIC, data])
             return
         for minion_id in minions:
-            self.pub.send_multipart([wire.minion_topic(minion_id), data], zmq.NOBLOCK)
+            send_parts(self.pub, [wire.minion_topic(minion_id), data])
 
     # -- loops ------------------------------------------------------------
 
@@ -137,7 +146,7 @@ class Master:
         except FluxForgeError as exc:
             self.warner.warn("error", f"could not serve a request: {exc}")
             return
-        self.router.send_multipart([ident, reply], zmq.NOBLOCK)
+        send_parts(self.router, [ident, reply])
 
     def _on_request(self, minion_id: Any, boxed: Any) -> bytes:
         req = self.sessions.open_request(minion_id, boxed)
@@ -172,7 +181,7 @@ class Master:
             if not isinstance(exc, FluxForgeError):
                 log.exception("local command failed")
             reply = {"ok": False, "error": error_text(exc)}
-        self.api.send_multipart([ident, wire.pack(reply)], zmq.NOBLOCK)
+        send_parts(self.api, [ident, wire.pack(reply)])
 
     async def _api_slow(self, ident: bytes, request: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()

@@ -45,11 +45,13 @@ class Handlers:
         sessions: Sessions,
         jobcache: JobCache,
         fire: Callable[[str, dict[str, Any]], None],
+        fire_packed: Callable[[str, bytes], None],
         publish: Callable[[dict[str, Any], list[str] | None], None],
     ) -> None:
         self.sessions = sessions
         self.jobcache = jobcache
         self.fire = fire
+        self.fire_packed = fire_packed
         self.publish = publish
         self.jids = JidFactory()
         self.live: dict[str, LiveJob] = {}
@@ -82,7 +84,7 @@ class Handlers:
             raise MalformedFrame(f"job {jid} was not sent to {minion_id}")
         return job
 
-    def on_return(self, minion_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def on_return(self, minion_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """Store a job return and announce it on the bus."""
         jid = body["jid"]
         job = self._job_for(jid, minion_id)
@@ -90,9 +92,10 @@ class Handlers:
             return {"duplicate": True}
         job.returned.add(minion_id)
         ret = {"id": minion_id, **body}
-        self.jobcache.add_return(ret)
-        self.fire(f"ff/job/{jid}/ret/{minion_id}", ret)
-        return {"duplicate": False}
+        packed = wire.pack(ret)
+        self.jobcache.add_return(ret, packed)
+        self.fire_packed(f"ff/job/{jid}/ret/{minion_id}", packed)
+        return None
 
     def on_progress(self, minion_id: str, body: dict[str, Any]) -> None:
         """Relay a running job's heartbeat."""

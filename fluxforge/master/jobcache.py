@@ -56,7 +56,7 @@ class JobCache:
         conn.executescript(SCHEMA)
         conn.commit()
         conn.close()
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._reader = _connect(self.path)
         self._read_lock = threading.Lock()
         self._thread = threading.Thread(target=self._write_loop, name="jobcache", daemon=True)
@@ -109,15 +109,15 @@ class JobCache:
             )
         )
 
-    def add_return(self, ret: dict[str, Any]) -> None:
-        """Record one minion's return."""
+    def add_return(self, ret: dict[str, Any], packed: bytes | None = None) -> None:
+        """Record one minion's return (``packed``: ``ret`` already as msgpack)."""
         self._queue.put(
             (
                 "INSERT OR REPLACE INTO returns VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     ret["jid"],
                     ret["id"],
-                    msgpack.packb(ret, use_bin_type=True),
+                    packed if packed is not None else msgpack.packb(ret, use_bin_type=True),
                     int(ret.get("retcode", 0)),
                     int(bool(ret.get("success", False))),
                     time.time(),
