@@ -57,4 +57,7 @@ def matches(tgt: str | list[str], tgt_type: str, minion_id: str) -> bool:
 def expected(tgt: str | list[str], tgt_type: str, minion_ids: Iterable[str]) -> list[str]:
     """The sorted ids among ``minion_ids`` that the target selects."""
     check(tgt, tgt_type)
+    if tgt_type == "list":
+        named = set(as_list(tgt))
+        return sorted(m for m in minion_ids if m in named)
     return sorted(m for m in minion_ids if matches(tgt, tgt_type, m))

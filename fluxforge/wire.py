@@ -122,6 +122,22 @@ def unpack(data: bytes, limit: int = DEFAULT_MAX_FRAME) -> Any:
         raise MalformedFrame(f"frame is not valid msgpack ({type(exc).__name__})")
 
 
+_COMPILED: dict[int, list[tuple[str, Any, bool]]] = {}
+
+
+def _compiled(shape: Mapping[str, Any]) -> list[tuple[str, Any, bool]]:
+    """``(key, type, refuse bool)`` for each typed field of ``shape``, computed once."""
+    fields = _COMPILED.get(id(shape))
+    if fields is None:
+        fields = [
+            (key, tp, tp in (int, Number) and tp is not bool)
+            for key, tp in shape.items()
+            if tp is not Any_
+        ]
+        _COMPILED[id(shape)] = fields
+    return fields
+
+
 def check(obj: Any, shape: Mapping[str, Any], what: str) -> dict[str, Any]:
     """Check that ``obj`` is a mapping with exactly the keys of ``shape`` and their types."""
     if not isinstance(obj, dict):
@@ -132,13 +148,9 @@ def check(obj: Any, shape: Mapping[str, Any], what: str) -> dict[str, Any]:
             raise MalformedFrame(f"{what}: missing field {missing[0]!r}")
         extra = [k for k in obj if k not in shape]
         raise MalformedFrame(f"{what}: unexpected field {str(extra[0])[:40]!r}")
-    for key, tp in shape.items():
-        if tp is Any_:
-            continue
+    for key, tp, no_bool in _compiled(shape):
         value = obj[key]
-        if isinstance(value, bool) and tp in (int, Number) and tp is not bool:
-            raise MalformedFrame(f"{what}: field {key!r} has the wrong type")
-        if not isinstance(value, tp):
+        if not isinstance(value, tp) or (no_bool and value.__class__ is bool):
             raise MalformedFrame(f"{what}: field {key!r} has the wrong type")
     return obj
 

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS returns (
 """
 
 _STOP = object()
+BATCH_WAIT = 0.02
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -67,21 +68,25 @@ class JobCache:
         try:
             while True:
                 item = self._queue.get()
+                # Let a batch gather: one wake-up and one commit per 20 ms at
+                # most, so the writer seldom competes with the event loop for
+                # the GIL.
+                time.sleep(BATCH_WAIT)
                 batch = [item]
-                while len(batch) < 5000:
+                while len(batch) < 50_000:
                     try:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                stop = False
-                for entry in batch:
-                    if entry is _STOP:
-                        stop = True
-                    elif isinstance(entry, threading.Event):
-                        continue
-                    else:
-                        sql, params = entry
-                        conn.execute(sql, params)
+                stop = _STOP in batch
+                rows = [e for e in batch if isinstance(e, tuple)]
+                # Consecutive rows of one statement go to sqlite in one call,
+                # which runs in C without the GIL for most of its time.
+                start = 0
+                for i in range(1, len(rows) + 1):
+                    if i == len(rows) or rows[i][0] != rows[start][0]:
+                        conn.executemany(rows[start][0], [r[1] for r in rows[start:i]])
+                        start = i
                 conn.commit()
                 for entry in batch:
                     if isinstance(entry, threading.Event):

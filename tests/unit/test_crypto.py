@@ -307,21 +307,35 @@ def test_box_invalid_peer_key() -> None:
         cache.decrypt(b"short", b"x" * 64)
 
 
-def test_box_cache_reuses_and_bounds_boxes() -> None:
+def test_box_cache_reuses_and_bounds_keys() -> None:
     me = MinionIdentity.generate()
     peers = [MinionIdentity.generate().box_public for _ in range(3)]
     cache = BoxCache(me.box_secret, limit=2)
-    first = cache.box(peers[0])
-    assert cache.box(peers[0]) is first
-    cache.box(peers[1])
-    cache.box(peers[2])
-    assert len(cache._boxes) == 2
-    assert peers[0] not in cache._boxes
+    first = cache.key(peers[0])
+    assert cache.key(peers[0]) is first
+    cache.key(peers[1])
+    cache.key(peers[2])
+    assert len(cache._keys) == 2
+    assert peers[0] not in cache._keys
     cache.forget(peers[1])
-    assert peers[1] not in cache._boxes
+    assert peers[1] not in cache._keys
     cache.forget(peers[1])  # forgetting twice is fine
-    # a rebuilt box still works
+    # a rebuilt key still works
     other = BoxCache(Secret(b"\x01" * 32))
     ct = other.encrypt(me.box_public, b"x")
     pub = bytes(nacl.public.PrivateKey(b"\x01" * 32).public_key)
     assert cache.decrypt(pub, ct) == b"x"
+
+
+def test_box_cache_is_wire_compatible_with_nacl_box_and_never_repeats_a_nonce() -> None:
+    me, peer = MinionIdentity.generate(), MinionIdentity.generate()
+    cache = BoxCache(me.box_secret)
+    box = nacl.public.Box(
+        nacl.public.PrivateKey(peer.box_secret.reveal()), nacl.public.PublicKey(me.box_public)
+    )
+    sealed = [cache.encrypt(peer.box_public, b"msg") for _ in range(100)]
+    assert all(box.decrypt(ct) == b"msg" for ct in sealed)
+    assert len({ct[:24] for ct in sealed}) == 100
+    assert cache.decrypt(peer.box_public, bytes(box.encrypt(b"back"))) == b"back"
+    with pytest.raises(AuthenticationFailed):
+        cache.decrypt(peer.box_public, b"short")
