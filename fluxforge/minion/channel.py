@@ -30,7 +30,7 @@ from fluxforge.crypto import (
     random_bytes,
     write_file_atomic,
 )
-from fluxforge.drain import Drainer
+from fluxforge.drain import Drainer, set_reconnect
 from fluxforge.errors import AuthenticationFailed, FluxForgeError, WireError
 from fluxforge.jobs import jid_from_time
 from fluxforge.logs import Warner
@@ -76,8 +76,7 @@ class Channel:
         self.on_auth = on_auth
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.RECONNECT_IVL, 100)
-        self.sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        set_reconnect(self.sock)
         self.sock.setsockopt(zmq.MAXMSGSIZE, cfg.max_frame_size)
         self.sock.connect(f"tcp://{cfg.master}:{cfg.ret_port}")
         self.master_pub: bytes | None = None

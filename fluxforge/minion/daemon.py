@@ -17,7 +17,7 @@ from fluxforge import keys, targeting, wire
 from fluxforge.config import MinionConfig
 from fluxforge.context import JobContext
 from fluxforge.crypto import MinionIdentity, PublicationOpener
-from fluxforge.drain import Drainer
+from fluxforge.drain import Drainer, set_reconnect
 from fluxforge.errors import ConfigError, FluxForgeError, WireError
 from fluxforge.grains.core import all_grains
 from fluxforge.loader import Functions
@@ -64,8 +64,7 @@ class Minion:
         self.channel = Channel(cfg, self.identity, self.ctx, on_auth=self._on_auth)
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.setsockopt(zmq.RECONNECT_IVL, 100)
-        self.sub.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        set_reconnect(self.sub)
         self.sub.setsockopt(zmq.MAXMSGSIZE, cfg.max_frame_size)
         self.sub.setsockopt(zmq.RCVHWM, 0)
         self.sub.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST_TOPIC)
