@@ -12,13 +12,15 @@ messages (an ``await`` per message would cost more than the crypto).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class Drainer:
         self.handle = handle
         self.multipart = multipart
         self.batch = batch
+        import asyncio  # here, so that commands using send_parts/recv_parts skip asyncio
+
         self.loop = asyncio.get_running_loop()
         self._fd = int(sock.getsockopt(zmq.FD))
         self._scheduled = False

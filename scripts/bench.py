@@ -162,7 +162,7 @@ class Bench:
         client = self.connect()
         while time.perf_counter() - start < timeout:
             try:
-                job = client.run("m*", "test.ping", timeout=3)
+                job = client.run("m*", "test.ping", timeout=1)
                 got = sum(1 for _ in job.returns())
             except Exception as exc:  # the master may still be starting
                 log(f"waiting for minions: {exc}")
