@@ -1,13 +1,13 @@
 """The job cache: every job and every return, in SQLite (WAL) under ``cachedir``.
 
-Writes go through one writer thread in batches, so the event loop never
-waits for the disk; reads use their own connection.
+Writes are gathered for a few milliseconds and committed together; reads
+use their own connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import queue
 import sqlite3
 import threading
 import time
@@ -36,7 +36,6 @@ CREATE TABLE IF NOT EXISTS returns (
 );
 """
 
-_STOP = object()
 BATCH_WAIT = 0.02
 
 
@@ -48,93 +47,83 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 class JobCache:
-    """Jobs and returns, stored by a writer thread and read on demand."""
+    """Jobs and returns in SQLite; rows are gathered and written in batches.
+
+    Rows queue in memory and are written together :data:`BATCH_WAIT` after the
+    first of a batch, on the thread that runs the event loop (one
+    ``executemany`` per statement and one commit per batch). Writing on the
+    loop's own thread costs a few microseconds per row; a writer thread cost
+    far more, because it competed with the loop for the GIL row by row.
+    """
 
     def __init__(self, cachedir: str) -> None:
         os.makedirs(cachedir, mode=0o700, exist_ok=True)
         self.path = os.path.join(cachedir, "jobs.sqlite")
-        conn = _connect(self.path)
-        conn.executescript(SCHEMA)
-        conn.commit()
-        conn.close()
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer = _connect(self.path)
+        self._writer.executescript(SCHEMA)
+        self._writer.commit()
         self._reader = _connect(self.path)
         self._read_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._write_loop, name="jobcache", daemon=True)
-        self._thread.start()
+        self._write_lock = threading.Lock()
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        self._scheduled = False
 
-    def _write_loop(self) -> None:
-        conn = _connect(self.path)
+    def _put(self, sql: str, params: tuple[Any, ...]) -> None:
+        with self._write_lock:
+            self._pending.append((sql, params))
+            if self._scheduled:
+                return
+            self._scheduled = True
         try:
-            while True:
-                item = self._queue.get()
-                # Let a batch gather: one wake-up and one commit per 20 ms at
-                # most, so the writer seldom competes with the event loop for
-                # the GIL.
-                time.sleep(BATCH_WAIT)
-                batch = [item]
-                while len(batch) < 50_000:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                stop = _STOP in batch
-                rows = [e for e in batch if isinstance(e, tuple)]
-                # Consecutive rows of one statement go to sqlite in one call,
-                # which runs in C without the GIL for most of its time.
-                start = 0
-                for i in range(1, len(rows) + 1):
-                    if i == len(rows) or rows[i][0] != rows[start][0]:
-                        conn.executemany(rows[start][0], [r[1] for r in rows[start:i]])
-                        start = i
-                conn.commit()
-                for entry in batch:
-                    if isinstance(entry, threading.Event):
-                        entry.set()
-                if stop:
-                    return
-        finally:
-            conn.close()
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        loop.call_later(BATCH_WAIT, self.flush)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Write every pending row now."""
+        with self._write_lock:
+            rows, self._pending = self._pending, []
+            self._scheduled = False
+            if not rows:
+                return
+            start = 0
+            for i in range(1, len(rows) + 1):
+                if i == len(rows) or rows[i][0] != rows[start][0]:
+                    self._writer.executemany(rows[start][0], [r[1] for r in rows[start:i]])
+                    start = i
+            self._writer.commit()
 
     def add_job(self, load: dict[str, Any], minions: list[str]) -> None:
         """Record a published job and the minions expected to return."""
         tgt = load["tgt"] if isinstance(load["tgt"], str) else ",".join(load["tgt"])
-        self._queue.put(
+        self._put(
+            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    load["jid"],
-                    load["fun"],
-                    tgt,
-                    load["tgt_type"],
-                    msgpack.packb(load, use_bin_type=True),
-                    msgpack.packb(minions, use_bin_type=True),
-                    time.time(),
-                ),
-            )
+                load["jid"],
+                load["fun"],
+                tgt,
+                load["tgt_type"],
+                msgpack.packb(load, use_bin_type=True),
+                msgpack.packb(minions, use_bin_type=True),
+                time.time(),
+            ),
         )
 
     def add_return(self, ret: dict[str, Any], packed: bytes | None = None) -> None:
         """Record one minion's return (``packed``: ``ret`` already as msgpack)."""
-        self._queue.put(
+        self._put(
+            "INSERT OR REPLACE INTO returns VALUES (?, ?, ?, ?, ?, ?)",
             (
-                "INSERT OR REPLACE INTO returns VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    ret["jid"],
-                    ret["id"],
-                    packed if packed is not None else msgpack.packb(ret, use_bin_type=True),
-                    int(ret.get("retcode", 0)),
-                    int(bool(ret.get("success", False))),
-                    time.time(),
-                ),
-            )
+                ret["jid"],
+                ret["id"],
+                packed if packed is not None else msgpack.packb(ret, use_bin_type=True),
+                int(ret.get("retcode", 0)),
+                int(bool(ret.get("success", False))),
+                time.time(),
+            ),
         )
-
-    def flush(self, timeout: float = 10.0) -> None:
-        """Wait until every queued write is committed."""
-        done = threading.Event()
-        self._queue.put(done)
-        done.wait(timeout)
 
     def has_job(self, jid: str) -> bool:
         """Whether the job ``jid`` was recorded (committed writes only)."""
@@ -170,11 +159,11 @@ class JobCache:
     def prune(self, keep_hours: float) -> None:
         """Forget jobs older than ``keep_hours``."""
         cutoff = time.time() - keep_hours * 3600
-        self._queue.put(("DELETE FROM returns WHERE created < ?", (cutoff,)))
-        self._queue.put(("DELETE FROM jobs WHERE created < ?", (cutoff,)))
+        self._put("DELETE FROM returns WHERE created < ?", (cutoff,))
+        self._put("DELETE FROM jobs WHERE created < ?", (cutoff,))
 
     def close(self) -> None:
-        """Commit what is queued and stop the writer."""
-        self._queue.put(_STOP)
-        self._thread.join(30)
+        """Write what is pending and close the connections."""
+        self.flush()
+        self._writer.close()
         self._reader.close()
