@@ -237,6 +237,38 @@ class PublicationOpener:
             raise AuthenticationFailed("publication signature is not the master's")
 
 
+try:  # libsodium through PyNaCl's cffi module, without its per-call checks
+    from nacl._sodium import ffi as _ffi
+    from nacl._sodium import lib as _lib
+except ImportError:  # pragma: no cover - a PyNaCl without the module
+    _ffi = _lib = None
+
+_MAC = 16
+
+
+def _box_seal(plain: bytes, nonce: bytes, key: bytes) -> bytes:
+    """``crypto_box_easy_afternm``; arguments are trusted (our own keys and nonces)."""
+    if _lib is None:
+        return nacl.bindings.crypto_box_easy_afternm(plain, nonce, key)
+    out = _ffi.new("unsigned char[]", len(plain) + _MAC)
+    _lib.crypto_box_easy_afternm(out, plain, len(plain), nonce, key)
+    return _ffi.buffer(out, len(plain) + _MAC)[:]
+
+
+def _box_open(sealed: bytes, nonce: bytes, key: bytes) -> bytes:
+    """``crypto_box_open_easy_afternm``; raises :class:`AuthenticationFailed` on a bad MAC."""
+    if _lib is None:
+        try:
+            return nacl.bindings.crypto_box_open_easy_afternm(sealed, nonce, key)
+        except (nacl.exceptions.CryptoError, ValueError, TypeError):
+            raise AuthenticationFailed("message does not decrypt with the sender's key")
+    size = len(sealed) - _MAC
+    out = _ffi.new("unsigned char[]", max(size, 1))
+    if _lib.crypto_box_open_easy_afternm(out, sealed, len(sealed), nonce, key) != 0:
+        raise AuthenticationFailed("message does not decrypt with the sender's key")
+    return _ffi.buffer(out, size)[:]
+
+
 class BoxCache:
     """Box keys between our secret key and peers' public keys, computed once each.
 
@@ -279,18 +311,11 @@ class BoxCache:
     def encrypt(self, peer_public: bytes, plaintext: bytes) -> bytes:
         """Encrypt ``plaintext`` for ``peer_public``."""
         nonce = self._prefix + next(self._counter).to_bytes(8, "big")
-        return nonce + nacl.bindings.crypto_box_easy_afternm(
-            plaintext, nonce, self.key(peer_public)
-        )
+        return nonce + _box_seal(plaintext, nonce, self.key(peer_public))
 
     def decrypt(self, peer_public: bytes, ciphertext: bytes) -> bytes:
         """Decrypt a message from ``peer_public``; raise if it is not genuine."""
         key = self.key(peer_public)
         if not isinstance(ciphertext, bytes) or len(ciphertext) < self.NONCE + 16:
             raise AuthenticationFailed("message is too short to be a Box")
-        try:
-            return nacl.bindings.crypto_box_open_easy_afternm(
-                ciphertext[self.NONCE :], ciphertext[: self.NONCE], key
-            )
-        except (nacl.exceptions.CryptoError, ValueError, TypeError):
-            raise AuthenticationFailed("message does not decrypt with the sender's key")
+        return _box_open(ciphertext[self.NONCE :], ciphertext[: self.NONCE], key)
