@@ -48,6 +48,10 @@ def set_reconnect(sock: zmq.Socket[Any]) -> None:
 
 def send_parts(sock: zmq.Socket[Any], parts: list[bytes]) -> None:
     """Send a multipart message without blocking (zmq.Again if it cannot)."""
+    if len(parts) == 2:  # the common case, without the loop
+        sock.send(parts[0], NOBLOCK | SNDMORE)
+        sock.send(parts[1], NOBLOCK)
+        return
     last = len(parts) - 1
     for i, part in enumerate(parts):
         sock.send(part, NOBLOCK | SNDMORE if i < last else NOBLOCK)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import pathlib
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,9 +108,21 @@ def plain(value: Any) -> Any:
     return value
 
 
+_local = threading.local()
+
+
 def pack(obj: Any) -> bytes:
     """Encode ``obj`` as msgpack; values msgpack lacks become strings or lists."""
-    return msgpack.packb(obj, use_bin_type=True, default=_default)
+    # One Packer per thread: msgpack.packb would build a new one for every call.
+    try:
+        packer = _local.packer
+    except AttributeError:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True, default=_default)
+    try:
+        return packer.pack(obj)
+    except BaseException:
+        _local.packer = msgpack.Packer(use_bin_type=True, default=_default)
+        raise
 
 
 def unpack(data: bytes, limit: int = DEFAULT_MAX_FRAME) -> Any:

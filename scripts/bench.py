@@ -319,6 +319,10 @@ def master_ingest(peers: int, jobs: int) -> dict[str, Any]:
             for sock in socks:
                 poller.register(sock, zmq.POLLIN)
             expected, replies = peers * jobs, 0
+            me = psutil.Process()
+            sender_before = sum(me.cpu_times()[:2])
+            master_proc = psutil.Process(c.master.pid if c.master else 0)
+            master_before = sum(master_proc.cpu_times()[:2])
             start = time.perf_counter()
             for seq in range(jobs):
                 for i in range(peers):
@@ -333,6 +337,8 @@ def master_ingest(peers: int, jobs: int) -> dict[str, Any]:
                             break
                         replies += 1
             elapsed = time.perf_counter() - start
+            sender_cpu = sum(me.cpu_times()[:2]) - sender_before
+            master_cpu = sum(master_proc.cpu_times()[:2]) - master_before
             stored = sum(len(client.command("job", jid=j)["returns"]) for j in jids)
             mproc = psutil.Process(c.master.pid if c.master else 0)
             cpu = mproc.cpu_times()
@@ -348,6 +354,10 @@ def master_ingest(peers: int, jobs: int) -> dict[str, Any]:
         "stored": stored,
         "lost": expected - stored,
         "returns_per_s": replies / elapsed,
+        "elapsed_s": elapsed,
+        "sender_cpu_s": sender_cpu,
+        "master_cpu_s": master_cpu,
+        "master_cpu_us_per_return": master_cpu / max(replies, 1) * 1e6,
         "master_cpu_s_total": cpu.user + cpu.system,
     }
 
