@@ -14,6 +14,7 @@ declared ``str``, in which case the function gets exactly what was typed.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -24,11 +25,13 @@ import threading
 import types
 import typing
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from fluxforge.errors import ExecutionError, UnknownFunction
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 BUILTIN_MODULES = os.path.join(os.path.dirname(__file__), "modules")
 
@@ -75,6 +78,17 @@ _ArgLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 _ArgLoader.add_constructor("tag:yaml.org,2002:null", _construct_null)
 
 
+def inline(fn: F) -> F:
+    """Mark a module function as quick and never blocking: minions run it on the loop.
+
+    Only for functions that do no I/O and finish in microseconds (``test.ping``,
+    ``grains.get``); anything that may wait belongs in the worker pool, which
+    is where unmarked functions run.
+    """
+    fn.__fluxforge_inline__ = True  # type: ignore[attr-defined]
+    return fn
+
+
 def convert_text(text: str) -> Any:
     """Turn a typed argument into a value: numbers, booleans, null, ``[..]`` and ``{..}``.
 
@@ -108,12 +122,7 @@ def _plain(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def _is_str_param(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        return False
-    hint = hints.get(name)
+def _str_hint(hint: Any) -> bool:
     if hint is str:
         return True
     origin = typing.get_origin(hint)
@@ -123,12 +132,35 @@ def _is_str_param(fn: Callable[..., Any], name: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _str_params(fn: Callable[..., Any]) -> frozenset[str]:
+    """Names of ``fn``'s parameters declared ``str`` (or ``str | None``), worked out once.
+
+    Resolving annotations evaluates them, which costs far more than a call
+    such as ``test.ping``; a function's signature does not change.
+    """
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        return frozenset()
+    return frozenset(name for name, hint in hints.items() if _str_hint(hint))
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def _is_str_param(fn: Callable[..., Any], name: str) -> bool:
+    return name in _str_params(fn)
+
+
 def bind_arguments(
     name: str, fn: Callable[..., Any], args: Iterable[Any], kwargs: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
     """Convert text arguments for ``fn`` and check that they fit its signature."""
     args = list(args)
-    sig = inspect.signature(fn)
+    sig = _signature(fn)
     params = list(sig.parameters.values())
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     var_pos = next((p for p in params if p.kind == p.VAR_POSITIONAL), None)
@@ -278,6 +310,13 @@ class Functions:
             close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else "; see `ff-call sys.list_functions`"
         raise UnknownFunction(f"'{name}' is not a known function{hint}")
+
+    def is_inline(self, name: str) -> bool:
+        """Whether ``name`` is marked :func:`inline` (False for unknown names)."""
+        try:
+            return bool(getattr(self.get(name), "__fluxforge_inline__", False))
+        except UnknownFunction:
+            return False
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         return self.get(name)

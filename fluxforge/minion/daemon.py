@@ -174,7 +174,11 @@ class Minion:
             self.warner.warn("event", f"{self.id}: event {tag} not delivered: {exc}")
 
     async def run_job(self, load: dict[str, Any]) -> None:
-        """Run a job in the worker pool, send heartbeats while it runs, return the result."""
+        """Run a job, send heartbeats while it runs, return the result.
+
+        Functions marked :func:`fluxforge.loader.inline` (quick, never
+        blocking) run on the loop; everything else runs in the worker pool.
+        """
         jid, fun = load["jid"], load["fun"]
         log.debug("%s: running job %s %s", self.id, jid, fun)
         ctx = JobContext(
@@ -187,24 +191,38 @@ class Minion:
             fire_event=self._fire,
         )
         self.running[jid] = ctx
-        loop = asyncio.get_running_loop()
-        start = time.monotonic()
-        call = contextvars.copy_context().run
-        future = loop.run_in_executor(
-            self.pool, call, run_function, ctx, fun, load["arg"], load["kwarg"]
-        )
         try:
-            while True:
-                done, _ = await asyncio.wait({future}, timeout=self.cfg.heartbeat_interval)
-                if done:
-                    break
-                body = {"jid": jid, "fun": fun, "elapsed": round(time.monotonic() - start, 3)}
-                self._spawn(self._heartbeat(body))
-            outcome = future.result()
+            if self.funcs.is_inline(fun):
+                outcome = run_function(ctx, fun, load["arg"], load["kwarg"])
+            else:
+                outcome = await self._in_pool(ctx, load)
         finally:
             self.running.pop(jid, None)
         ret = {"jid": jid, "fun": fun, "fun_args": _fun_args(load), **outcome}
         await self._deliver(ret)
+
+    async def _in_pool(self, ctx: JobContext, load: dict[str, Any]) -> dict[str, Any]:
+        """Run the job's function in a worker thread, with a heartbeat every interval."""
+        loop = asyncio.get_running_loop()
+        start = time.monotonic()
+        call = contextvars.copy_context().run
+        future = loop.run_in_executor(
+            self.pool, call, run_function, ctx, load["fun"], load["arg"], load["kwarg"]
+        )
+        interval = self.cfg.heartbeat_interval
+
+        def beat() -> None:
+            if future.done():
+                return
+            elapsed = round(time.monotonic() - start, 3)
+            self._spawn(self._heartbeat({"jid": ctx.jid, "fun": ctx.fun, "elapsed": elapsed}))
+            timer[0] = loop.call_later(interval, beat)
+
+        timer = [loop.call_later(interval, beat)]
+        try:
+            return await future
+        finally:
+            timer[0].cancel()
 
     async def _heartbeat(self, body: dict[str, Any]) -> None:
         try:

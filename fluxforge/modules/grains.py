@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxforge.context import current
+from fluxforge.loader import inline
 
 
 def _plain(value: Any) -> Any:
@@ -36,6 +37,7 @@ def _traverse(data: Any, key: str, default: Any, delimiter: str) -> Any:
     return data
 
 
+@inline
 def items() -> dict[str, Any]:
     """Return all grains as a dict.
 
@@ -45,6 +47,7 @@ def items() -> dict[str, Any]:
     return plain
 
 
+@inline
 def get(key: str, default: Any = "", delimiter: str = ":") -> Any:
     """Return the grain at ``key``, a path such as ``ip4_interfaces:eth0:0``, or ``default``.
 
@@ -56,6 +59,7 @@ def get(key: str, default: Any = "", delimiter: str = ":") -> Any:
     return _plain(_traverse(current().grains, key, default, delimiter))
 
 
+@inline
 def ls() -> list[str]:
     """Return the sorted names of the top-level grains.
 
@@ -64,6 +68,7 @@ def ls() -> list[str]:
     return sorted(current().grains)
 
 
+@inline
 def item(*keys: str) -> dict[str, Any]:
     """Return ``{key: value}`` for each key given; a key may be a ``a:b`` path, missing is "".
 

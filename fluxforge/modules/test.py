@@ -7,9 +7,11 @@ from typing import Any
 import fluxforge
 from fluxforge.context import current
 from fluxforge.errors import ExecutionError
+from fluxforge.loader import inline
 from fluxforge.results import Result
 
 
+@inline
 def ping() -> bool:
     """Return True: the minion is up and runs jobs.
 
@@ -18,6 +20,7 @@ def ping() -> bool:
     return True
 
 
+@inline
 def echo(text: str) -> str:
     """Return ``text`` exactly as given (it is never converted to a number or list).
 
@@ -26,6 +29,7 @@ def echo(text: str) -> str:
     return text
 
 
+@inline
 def version() -> str:
     """Return the FluxForge version the minion runs.
 
@@ -44,6 +48,7 @@ def sleep(length: float) -> bool:
     return True
 
 
+@inline
 def arg(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Return the arguments as received, after text conversion: ``{"args": [..], "kwargs": {..}}``.
 
@@ -52,6 +57,7 @@ def arg(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return {"args": list(args), "kwargs": dict(kwargs)}
 
 
+@inline
 def retcode(code: int = 0) -> Result:
     """Return ``code`` and make it the job's retcode.
 
@@ -60,6 +66,7 @@ def retcode(code: int = 0) -> Result:
     return Result(code, code)
 
 
+@inline
 def exception(message: str = "test.exception was called") -> None:
     """Raise an ExecutionError with ``message``, to test how failures are reported.
 

@@ -400,3 +400,19 @@ def test_call_checks_arguments(tmp_path: Path) -> None:
     with pytest.raises(ExecutionError, match="takes at most 1 positional"):
         funcs.call("one.fn", ["1", "2"])
     assert funcs.call("one.fn", kwargs={"a": "{x: 1}"}) == {"x": 1}
+
+
+def test_inline_marks_quick_functions_and_unknown_names_are_not_inline(tmp_path: Path) -> None:
+    (tmp_path / "quick.py").write_text(
+        "from fluxforge.loader import inline\n\n\n"
+        "@inline\ndef fast() -> int:\n    return 1\n\n\n"
+        "def slow() -> int:\n    return 2\n"
+    )
+    funcs = Functions([str(tmp_path)])
+    assert funcs.is_inline("quick.fast") is True
+    assert funcs.is_inline("quick.slow") is False
+    assert funcs.is_inline("quick.missing") is False
+    assert "quick.inline" not in funcs  # the imported decorator is not part of the module
+    assert funcs.call("quick.fast") == 1
+    builtin = Functions()
+    assert builtin.is_inline("test.ping") and not builtin.is_inline("cmd.run")
