@@ -152,16 +152,22 @@ class Job:
         Their ids are then in :attr:`missing`.
         """
         expected = set(self.minions)
-        last_seen = {m: time.monotonic() for m in expected}
+        pending = set(expected)
+        start = time.monotonic()
+        last_seen = dict.fromkeys(expected, start)
+        # ``latest`` is at least the newest sign of life among pending minions;
+        # it is made exact only when the wait runs out, so each event costs
+        # O(1) however many minions the job has.
+        latest = start
         try:
-            while waiting := expected - self.received.keys():
+            while pending:
                 now = time.monotonic()
-                live = [m for m in waiting if now - last_seen[m] < self.timeout]
-                if not live:
-                    yield from self._reconcile(waiting)
-                    break
-                deadline = min(last_seen[m] for m in live) + self.timeout
-                event = self.listener.get(deadline - now)
+                if now >= latest + self.timeout:
+                    latest = max(last_seen[m] for m in pending)
+                    if now >= latest + self.timeout:
+                        yield from self._reconcile(pending)
+                        break
+                event = self.listener.get(latest + self.timeout - now)
                 if event is None:
                     continue
                 tag, data = event
@@ -172,19 +178,21 @@ class Job:
                 if parts[3] == "ret" and minion_id not in self.received:
                     self.received[minion_id] = data
                     expected.add(minion_id)
+                    pending.discard(minion_id)
                     yield minion_id, data
-                elif parts[3] == "prog" and minion_id in last_seen:
-                    last_seen[minion_id] = time.monotonic()
+                elif parts[3] == "prog" and minion_id in pending:
+                    last_seen[minion_id] = latest = time.monotonic()
                     if on_progress is not None:
                         on_progress(minion_id, data)
         finally:
             self.listener.close()
         self.missing = sorted(expected - self.received.keys())
 
-    def _reconcile(self, waiting: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _reconcile(self, pending: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """Take from the job cache any return whose event this client missed."""
         job = self.client.command("job", jid=self.jid) or {}
         for minion_id, ret in sorted(job.get("returns", {}).items()):
-            if minion_id in waiting and minion_id not in self.received:
+            if minion_id in pending and minion_id not in self.received:
                 self.received[minion_id] = ret
+                pending.discard(minion_id)
                 yield minion_id, ret
