@@ -27,7 +27,7 @@ import zmq
 from fluxforge import events, keys, wire
 from fluxforge.config import MasterConfig, ensure_dir
 from fluxforge.crypto import MasterIdentity, Signer
-from fluxforge.drain import Drainer, send_parts
+from fluxforge.drain import NOBLOCK, SNDMORE, Drainer, send_parts
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
 from fluxforge.master.handlers import Handlers, error_text
@@ -78,6 +78,7 @@ class Master:
         )
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
+        self._outbox: list[tuple[bytes, bytes]] = []
 
     def _socket(self, kind: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(kind)
@@ -146,7 +147,18 @@ class Master:
         except FluxForgeError as exc:
             self.warner.warn("error", f"could not serve a request: {exc}")
             return
-        send_parts(self.router, [ident, reply])
+        # Replies leave together after the batch being drained: one wake-up
+        # of zmq's I/O thread for many replies instead of one each.
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._send_replies)
+        self._outbox.append((ident, reply))
+
+    def _send_replies(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        router = self.router
+        for ident, reply in outbox:
+            router.send(ident, NOBLOCK | SNDMORE)
+            router.send(reply, NOBLOCK)
 
     def _on_request(self, minion_id: Any, boxed: Any) -> bytes:
         req = self.sessions.open_request(minion_id, boxed)
