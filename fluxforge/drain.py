@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 if TYPE_CHECKING:
-    pass
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,41 @@ def recv_parts(sock: zmq.Socket[Any]) -> list[bytes]:
     while sock.get(RCVMORE):
         parts.append(sock.recv(NOBLOCK))
     return parts
+
+
+class _Outbox:
+    """Sends queued during one turn of an event loop, sent together after it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: list[tuple[Drainer, bytes | list[bytes]]] = []
+
+    def append(self, item: tuple[Drainer, bytes | list[bytes]]) -> None:
+        if not self.items:
+            self.loop.call_soon(self.flush)
+        self.items.append(item)
+
+    def flush(self) -> None:
+        items, self.items = self.items, []
+        for drainer, data in items:
+            if drainer._closed:
+                continue
+            try:
+                drainer.send_now(data)
+            except zmq.Again:
+                log.debug("a send was refused by zmq (no peer connected); dropped")
+            except zmq.ZMQError as exc:
+                log.debug("a send failed: %s", exc)
+
+
+_OUTBOXES: dict[int, _Outbox] = {}
+
+
+def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    box = _OUTBOXES.get(id(loop))
+    if box is None or box.loop is not loop:
+        box = _OUTBOXES[id(loop)] = _Outbox(loop)
+    return box
 
 
 class Drainer:
@@ -118,6 +153,16 @@ class Drainer:
             self.loop.call_soon(self._wake)
 
     def send(self, data: bytes | list[bytes]) -> None:
+        """Queue ``data``; it leaves, with every other send of this turn of the loop,
+        once the current callbacks have run.
+
+        Sending in one burst wakes zmq's I/O thread once for many messages
+        instead of once per message. A send that zmq refuses (no peer yet) is
+        dropped with a debug line; the request it carried times out.
+        """
+        _outbox(self.loop).append((self, data))
+
+    def send_now(self, data: bytes | list[bytes]) -> None:
         """Send without blocking, then make sure no incoming message is left unseen."""
         if isinstance(data, list):
             send_parts(self.sock, data)

@@ -247,8 +247,6 @@ class Channel:
                 reply = await asyncio.wait_for(fut, timeout or self.cfg.auth_timeout)
             except TimeoutError:
                 raise RequestFailed(f"master did not answer a {kind} request")
-            except zmq.Again:
-                raise RequestFailed(f"cannot send a {kind} request: not connected")
             finally:
                 self._pending.pop(rid, None)
             if reply["ok"]:
