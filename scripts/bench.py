@@ -538,12 +538,18 @@ def compare_salt(args: argparse.Namespace) -> list[dict[str, Any]]:
         work = Path(".bench/work").resolve()
         work.mkdir(parents=True, exist_ok=True)
         salt = salt_compare.run_salt_bench(n, args.runs, str(work), bin_dir, log=log)
+        time.sleep(3)  # let the machine settle after Salt's processes are gone
         log(f"FluxForge N={n}")
+        ours: dict[str, Any] = {}
         with Bench(n, args.procs, args.runs) as b:
             b.start()
-            ours: dict[str, Any] = {"start_to_answering_s": b.start_to_answering}
-            ours["test.ping"] = b.cli("m*", "test.ping")
-            ours["cmd.run true"] = b.cli("m*", "cmd.run", "true")
+            ours["start_to_answering_s"] = b.start_to_answering
+            for key, argv in (("test.ping", ["test.ping"]), ("cmd.run true", ["cmd.run", "true"])):
+                try:
+                    ours[key] = b.cli("m*", *argv, "-t", "10")
+                except RuntimeError as exc:
+                    log(f"FluxForge N={n}: {key} failed: {exc}"[:300])
+                    ours[key] = {"median": float("nan"), "p95": float("nan"), "error": str(exc)}
             ours["master_rss_mib"] = tree_rss(b.master_pid)
         rows.append({"n": n, "salt": salt, "fluxforge": ours})
     return rows
