@@ -79,6 +79,7 @@ class Master:
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
         self._outbox: list[tuple[bytes, bytes]] = []
+        self._router_reader: Drainer | None = None
 
     def _socket(self, kind: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(kind)
@@ -159,6 +160,10 @@ class Master:
         for ident, reply in outbox:
             router.send(ident, NOBLOCK | SNDMORE)
             router.send(reply, NOBLOCK)
+        # A send can consume the socket's edge-triggered read signal: look
+        # again, or a peer's queued requests could wait for ever.
+        if self._router_reader is not None:
+            self._router_reader.kick()
 
     def _on_request(self, minion_id: Any, boxed: Any) -> bytes:
         req = self.sessions.open_request(minion_id, boxed)
@@ -224,6 +229,7 @@ class Master:
             Drainer(self.ev_pull, self._on_event),
             Drainer(self.api, self._on_api),
         ]
+        self._router_reader = readers[0]
         self._api_reader = readers[2]
         tasks = [loop.create_task(self._maintain())]
         log.info(
