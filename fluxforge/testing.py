@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 BIN = Path(sys.executable).parent
@@ -216,6 +217,10 @@ class Cluster:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                # Kill the whole tree: a swarm's parent would leave its children.
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        child.kill()
                 proc.kill()
                 proc.wait()
                 raise AssertionError(f"process {proc.args!r} ignored SIGTERM for {timeout}s")
