@@ -60,6 +60,11 @@ def main(
     Exit codes: 0 all succeeded, 1 a function failed, 2 usage or config
     error, 3 no minion matched, 4 some minions did not return.
     """
+    # Unknown options pass through as words (so that `cmd.run ls -la` works);
+    # one in place of TARGET or FUNCTION is a mistake, not a target.
+    for word in (target, function):
+        if word.startswith("-"):
+            fail(f"no such option: {word}; see `ff --help`")
     if pcre and as_list:
         fail("use only one of -E and -L")
     cfg = config.load(config_path).master

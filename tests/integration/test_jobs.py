@@ -48,6 +48,9 @@ def test_ping_cmd_and_exit_codes(cluster: Cluster) -> None:
     res = cluster.ff("web1", "test.retcode", "5")
     assert res.returncode == 1
 
+    res = cluster.ff("-C", "G@os:Debian", "test.ping")
+    assert res.returncode == 2 and "no such option: -C" in res.stderr, res
+
     res = cluster.ff("-E", "([", "test.ping")
     assert res.returncode == 2 and "regular expression" in res.stderr
 
