@@ -62,6 +62,23 @@ class MasterConfig:
     )
     keep_jobs: int = opt(24, "Hours the job cache keeps jobs")
     worker_threads: int = opt(2, "Threads for blocking work such as job cache writes")
+    file_roots: dict[str, list[str]] = opt(
+        {"base": ["srv/fluxforge"]},
+        "Per environment, the folders the file server serves, merged in order",
+        path=True,
+    )
+    pillar_roots: dict[str, list[str]] = opt(
+        {"base": ["srv/pillar"]},
+        "Per environment, the folders of pillar top.sls and SLS files",
+        path=True,
+    )
+    ext_pillar: list[dict[str, Any]] = opt(
+        [], "External pillar sources, e.g. [{file_tree: {root: /srv/ext}}]"
+    )
+    nodegroups: dict[str, Any] = opt(
+        {}, "Named targets: a compound expression or a list of ids (for -N and N@)"
+    )
+    file_chunk_size: int = opt(1024 * 1024, "Bytes per chunk when minions fetch files")
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,10 @@ class MinionConfig:
     max_frame_size: int = opt(16 * 1024 * 1024, "Largest publication frame in bytes accepted")
     worker_threads: int = opt(8, "Threads that run jobs")
     heartbeat_interval: float = opt(1.0, "Seconds between progress heartbeats of a running job")
+    grains_file: str = opt(
+        "etc/fluxforge/grains", "Grains set by grains.setval, kept across restarts", path=True
+    )
+    nodegroups: dict[str, Any] = opt({}, "Named targets known to match.nodegroup on this minion")
 
 
 SECTIONS: dict[str, type] = {"master": MasterConfig, "minion": MinionConfig}
@@ -206,12 +227,32 @@ def build(cls: type, values: Any, path: str = "<config>", section: str = "") -> 
     clean["root_dir"] = root
     for name, f in fields.items():
         if f.metadata.get("path"):
-            value = clean.get(name, f.default)
-            if value:
+            factory: Any = f.default_factory
+            value = clean.get(name, f.default if factory is dataclasses.MISSING else factory())
+            if isinstance(value, dict):
+                clean[name] = _resolve_roots(value, root, path, section, name)
+            elif value:
                 clean[name] = os.path.join(root, value)
     if cls is MinionConfig and not clean.get("id"):
         clean["id"] = socket.getfqdn()
     return cls(**clean)
+
+
+def _resolve_roots(
+    value: dict[Any, Any], root: str, path: str, section: str, name: str
+) -> dict[str, list[str]]:
+    """``{env: [folder, ...]}`` with each folder made absolute under ``root``."""
+    out: dict[str, list[str]] = {}
+    for env, folders in value.items():
+        if isinstance(folders, str):
+            folders = [folders]
+        if not isinstance(env, str) or not isinstance(folders, list):
+            raise ConfigError(
+                f"{path}: {section}: option {name!r} must map environment names to lists "
+                f"of folders, got {env!r}: {folders!r}"
+            )
+        out[env] = [os.path.join(root, str(folder)) for folder in folders]
+    return out
 
 
 def describe(cls: type) -> list[tuple[str, Any, str]]:

@@ -18,7 +18,7 @@ import contextvars
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from fluxforge.config import MinionConfig
@@ -27,6 +27,25 @@ if TYPE_CHECKING:
 
 def _no_events(tag: str, data: dict[str, Any]) -> None:
     return None
+
+
+class MinionHooks(Protocol):
+    """What a job may ask of the minion daemon running it (absent under ``ff-call --local``).
+
+    Every method may be called from a worker thread.
+    """
+
+    def request(self, kind: str, body: dict[str, Any], timeout: float = 30.0) -> Any:
+        """Send a request of type ``kind`` to the master and wait for its reply body."""
+
+    def refresh(self, what: str) -> None:
+        """Reload ``grains`` (and send them to the master), ``pillar`` or ``modules``."""
+
+    def running(self) -> list[dict[str, Any]]:
+        """The jobs running on this minion: ``{jid, fun, arg, started}`` each."""
+
+    def kill(self, jid: str) -> bool:
+        """Ask the job ``jid`` to stop; False when no such job runs."""
 
 
 @dataclass
@@ -42,6 +61,8 @@ class JobContext:
     test: bool = False
     fire_event: Callable[[str, dict[str, Any]], None] = _no_events
     cancelled: threading.Event = field(default_factory=threading.Event)
+    minion: MinionHooks | None = None
+    pillar_error: str = ""
 
 
 _current: contextvars.ContextVar[JobContext] = contextvars.ContextVar("fluxforge_job")

@@ -19,8 +19,11 @@ boundary prints ``str(error)`` and maps the class to an exit code.
     ├── NotAuthorized           a request from an id that is not accepted
     ├── MasterUnavailable       the local master socket does not answer
     ├── TargetError             a target expression cannot be parsed (exit 2)
+    ├── RenderError             a template or data file did not render (names file, line)
+    ├── FileServerError         a file-server path was refused or is missing
     └── ExecutionError          a module function could not be called
-        └── UnknownFunction     no such module function
+        ├── UnknownFunction     no such module function
+        └── PillarError         this minion's pillar failed to compile
 """
 
 from __future__ import annotations
@@ -92,3 +95,15 @@ class ExecutionError(FluxForgeError):
 
 class UnknownFunction(ExecutionError):
     """The named module function does not exist."""
+
+
+class PillarError(ExecutionError):
+    """The pillar of this minion could not be compiled; jobs that need it fail with this."""
+
+
+class RenderError(FluxForgeError):
+    """A template or data file did not render; the message names the file and line."""
+
+
+class FileServerError(FluxForgeError):
+    """A file-server request named a path outside the roots, or a missing file."""

@@ -53,6 +53,14 @@ REQUEST_TYPES: dict[str, dict[str, Any]] = {
     },
     "prog": {"jid": str, "fun": str, "elapsed": Number},
     "event": {"tag": str, "data": dict},
+    # The minion's grains, sent after every authentication and on every change.
+    "grains": {"grains": dict},
+    # This minion's pillar, compiled on the master; ``env`` "" means every environment.
+    "pillar": {"env": str},
+    # The file server: list the files under a folder, one file's hash, a chunk of a file.
+    "file_list": {"env": str, "prefix": str},
+    "file_hash": {"env": str, "path": str},
+    "file_fetch": {"env": str, "path": str, "offset": int},
 }
 
 AUTH_SHAPE = {"id": str, "pub": bytes, "nonce": bytes}

@@ -339,8 +339,23 @@ def test_every_declared_path_option_is_resolved(tmp_path: Path) -> None:
     for cls, extra in ((MasterConfig, {"autosign_file": "a"}), (MinionConfig, {"id": "m"})):
         cfg = build(cls, {"root_dir": str(tmp_path), **extra})
         for f in dataclasses.fields(cls):
-            if f.metadata["path"]:
-                assert getattr(cfg, f.name).startswith(str(tmp_path) + os.sep), f.name
+            if not f.metadata["path"]:
+                continue
+            value = getattr(cfg, f.name)
+            folders = next(iter(value.values())) if isinstance(value, dict) else [value]
+            assert folders, f.name
+            for folder in folders:
+                assert folder.startswith(str(tmp_path) + os.sep), f.name
+
+
+def test_roots_map_environments_to_folders_under_root_dir(tmp_path: Path) -> None:
+    cfg = build(
+        MasterConfig,
+        {"root_dir": str(tmp_path), "file_roots": {"base": ["a", "/abs"], "dev": "b"}},
+    )
+    assert cfg.file_roots == {"base": [str(tmp_path / "a"), "/abs"], "dev": [str(tmp_path / "b")]}
+    with pytest.raises(ConfigError, match=r"file_roots.*environment names to lists"):
+        build(MasterConfig, {"root_dir": str(tmp_path), "file_roots": {"base": {"x": 1}}})
 
 
 def test_absolute_path_options_are_kept(tmp_path: Path) -> None:

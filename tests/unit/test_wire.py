@@ -242,7 +242,19 @@ def test_check_rejects_non_mapping(obj: Any) -> None:
 
 
 def test_request_types_allow_list() -> None:
-    assert set(REQUEST_TYPES) == {"ret", "prog", "event"}
+    assert set(REQUEST_TYPES) == {
+        "ret",
+        "prog",
+        "event",
+        "grains",
+        "pillar",
+        "file_list",
+        "file_hash",
+        "file_fetch",
+    }
+    with pytest.raises(MalformedFrame, match="unexpected field 'id'"):
+        # A minion cannot name whose pillar it wants: the id is the Box's sender.
+        check({"env": "", "id": "other"}, REQUEST_TYPES["pillar"], "pillar")
     check({"tag": "x/y", "data": {}}, REQUEST_TYPES["event"], "event")
     check({"jid": "1" * 20, "fun": "f", "elapsed": 2}, REQUEST_TYPES["prog"], "prog")
     with pytest.raises(MalformedFrame):
