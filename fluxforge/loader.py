@@ -78,6 +78,11 @@ _ArgLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 _ArgLoader.add_constructor("tag:yaml.org,2002:null", _construct_null)
 
 
+def extmods_dir(cachedir: str, kind: str) -> str:
+    """Where a minion keeps custom plugins of ``kind`` (``modules``, ``grains``) from the master."""
+    return os.path.join(cachedir, "extmods", kind)
+
+
 def inline(fn: F) -> F:
     """Mark a module function as quick and never blocking: minions run it on the loop.
 
