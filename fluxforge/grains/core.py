@@ -1,9 +1,27 @@
-"""Core grains: what the minion knows about its host without asking anyone.
+"""Core grains, and :func:`all_grains`: every layer of grains merged in order.
 
+Core grains are what the minion knows about its host without asking anyone.
 Everything here reads local files and kernel interfaces only; there is no
 network traffic beyond the resolver's own work for ``socket.getfqdn()``.
-:func:`all_grains` runs at every ``ff-call --local`` start, so nothing slow
-(CPU sampling, subprocesses on the common path) belongs here.
+:func:`all_grains` runs at every ``ff-call --local`` start and at every
+grains refresh, so nothing slow (CPU sampling, subprocesses on the common
+path) belongs here.
+
+Precedence, lowest first; each layer is deep-merged over the ones before it
+(mappings merge key by key, any other value replaces):
+
+1. core grains (:func:`core_grains`);
+2. custom grain modules synced from the master's ``_grains/``
+   (:mod:`fluxforge.grains.custom`);
+3. the persisted grains file ``grains_file``, which ``grains.setval`` and
+   friends write (:mod:`fluxforge.grains.store`);
+4. ``grains:`` in the minion configuration.
+
+This is the order Salt's loader applies (its documentation lists custom
+modules last, but its code merges the grains file and then the config's
+``grains:`` after every grain module). As in Salt, a grain set in the
+configuration wins over the same grain in the grains file, so
+``grains.setval`` cannot override it.
 """
 
 from __future__ import annotations
@@ -19,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 import fluxforge
+from fluxforge.grains import store
 
 if TYPE_CHECKING:
     from fluxforge.config import MinionConfig
@@ -158,5 +177,9 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def all_grains(opts: MinionConfig) -> dict[str, Any]:
-    """Core grains with the static custom grains of ``opts.grains`` deep-merged over them."""
-    return merge(core_grains(opts), opts.grains)
+    """The grains of this minion: core, custom modules, grains file, config, in that order."""
+    from fluxforge.grains.custom import custom_grains  # imports merge from here
+
+    grains = custom_grains(opts, core_grains(opts))
+    grains = merge(grains, store.load(opts.grains_file))
+    return merge(grains, opts.grains)
