@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,24 @@ class Cluster:
     def pki_dir(self) -> Path:
         """The master's pki_dir."""
         return self.root / "master" / "etc/fluxforge/pki/master"
+
+    @property
+    def file_root(self) -> Path:
+        """The master's default ``file_roots`` folder of the base environment."""
+        return Path(self.master_opts["root_dir"]) / "srv/fluxforge"
+
+    @property
+    def pillar_root(self) -> Path:
+        """The master's default ``pillar_roots`` folder of the base environment."""
+        return Path(self.master_opts["root_dir"]) / "srv/pillar"
+
+    @staticmethod
+    def write_tree(base: Path, files: dict[str, str]) -> None:
+        """Write ``{relative path: text}`` under ``base``, making folders."""
+        for name, text in files.items():
+            path = base / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip())
 
     def minion_root(self, minion_id: str) -> Path:
         """The root_dir of a minion."""

@@ -46,8 +46,8 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class JobCache:
-    """Jobs and returns in SQLite; rows are gathered and written in batches.
+class BatchedStore:
+    """An SQLite file whose rows are gathered and written in batches.
 
     Rows queue in memory and are written together :data:`BATCH_WAIT` after the
     first of a batch, on the thread that runs the event loop (one
@@ -56,11 +56,12 @@ class JobCache:
     far more, because it competed with the loop for the GIL row by row.
     """
 
-    def __init__(self, cachedir: str) -> None:
-        os.makedirs(cachedir, mode=0o700, exist_ok=True)
-        self.path = os.path.join(cachedir, "jobs.sqlite")
+    def __init__(self, path: str, schema: str) -> None:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        self.path = path
         self._writer = _connect(self.path)
-        self._writer.executescript(SCHEMA)
+        os.chmod(self.path, 0o600)
+        self._writer.executescript(schema)
         self._writer.commit()
         self._reader = _connect(self.path)
         self._read_lock = threading.Lock()
@@ -94,6 +95,19 @@ class JobCache:
                     self._writer.executemany(rows[start][0], [r[1] for r in rows[start:i]])
                     start = i
             self._writer.commit()
+
+    def close(self) -> None:
+        """Write what is pending and close the connections."""
+        self.flush()
+        self._writer.close()
+        self._reader.close()
+
+
+class JobCache(BatchedStore):
+    """Jobs and returns in ``jobs.sqlite``."""
+
+    def __init__(self, cachedir: str) -> None:
+        super().__init__(os.path.join(cachedir, "jobs.sqlite"), SCHEMA)
 
     def add_job(self, load: dict[str, Any], minions: list[str]) -> None:
         """Record a published job and the minions expected to return."""
@@ -161,9 +175,3 @@ class JobCache:
         cutoff = time.time() - keep_hours * 3600
         self._put("DELETE FROM returns WHERE created < ?", (cutoff,))
         self._put("DELETE FROM jobs WHERE created < ?", (cutoff,))
-
-    def close(self) -> None:
-        """Write what is pending and close the connections."""
-        self.flush()
-        self._writer.close()
-        self._reader.close()

@@ -283,12 +283,18 @@ GARBAGE: dict[str, tuple[list[bytes], str]] = {
     "empty": ([b""], "not valid msgpack"),
     "int-map-keys": ([wire.pack({1: 2})], "not valid msgpack"),
     "not-an-array": ([wire.pack({"kind": "auth"})], "is not a [kind, version, ...] array"),
-    "wrong-kind": ([wire.pack(["exec", 1, {}])], "unknown frame kind 'exec'"),
-    "reply-kind": ([wire.pack(["authrep", 1, {}])], "unknown frame kind 'authrep'"),
-    "wrong-version": ([wire.pack(["auth", 2, _BODY])], "protocol version 2 is not 1"),
-    "bool-version": ([wire.pack(["auth", True, _BODY])], "protocol version True is not 1"),
-    "float-version": ([wire.pack(["auth", 1.0, _BODY])], "protocol version 1.0 is not 1"),
-    "part-count": ([wire.pack(["req", 1, "web1"])], "req frame has 1 parts, expected 2"),
+    "wrong-kind": ([wire.pack(["exec", wire.PROTOCOL_VERSION, {}])], "unknown frame kind 'exec'"),
+    "reply-kind": (
+        [wire.pack(["authrep", wire.PROTOCOL_VERSION, {}])],
+        "unknown frame kind 'authrep'",
+    ),
+    "wrong-version": ([wire.pack(["auth", 1, _BODY])], "protocol version 1 is not 2"),
+    "bool-version": ([wire.pack(["auth", True, _BODY])], "protocol version True is not 2"),
+    "float-version": ([wire.pack(["auth", 2.0, _BODY])], "protocol version 2.0 is not 2"),
+    "part-count": (
+        [wire.pack(["req", wire.PROTOCOL_VERSION, "web1"])],
+        "req frame has 1 parts, expected 2",
+    ),
     "auth-shape": ([wire.frame("auth", {"id": "web9"})], "auth: missing field 'pub'"),
     "auth-extra": ([wire.frame("auth", {**_BODY, "x": 1})], "auth: unexpected field 'x'"),
     "auth-bad-id": (
@@ -663,3 +669,70 @@ def test_unknown_ids_cannot_flood_the_log(cluster: Cluster, peers: list[RawPeer]
     peer.assert_dropped()
     lines = [ln for ln in warnings_in(cluster, "master") if "not an accepted minion" in ln]
     assert 1 <= len(lines) <= 5, f"{len(lines)} warnings for 200 frames"
+
+
+# -- 8. pillar is only ever its own minion's; the file server stays in its roots --
+
+
+def test_a_minion_cannot_obtain_another_minions_pillar(
+    cluster: Cluster, peers: list[RawPeer]
+) -> None:
+    cluster.write_tree(
+        cluster.pillar_root,
+        {"top.sls": "base:\n  web1:\n    - secret\n", "secret.sls": "token: web1-only-token\n"},
+    )
+    start_web1(cluster)
+    res = cluster.ff("web1", "pillar.get", "token", "--out", "json")
+    assert res.json() == {"web1": "web1-only-token"}, res
+    evil = enroll(peers, cluster)
+
+    # Its own pillar: nothing of web1's.
+    evil.send(evil.request("pillar", {"env": ""}))
+    reply = evil.reply()
+    assert reply["ok"] and reply["body"] == {"pillar": {}, "error": ""}, reply
+
+    # Asking for web1's by name: the body has no such field.
+    evil.send(evil.request("pillar", {"env": "", "id": "web1"}))
+    reply = evil.reply()
+    assert not reply["ok"] and "unexpected field 'id'" in str(reply["error"]), reply
+
+    # Claiming to be web1: the Box is from evil's key, so it does not open as web1's.
+    evil.send(evil.request("pillar", {"env": ""}, claim="web1"))
+    evil.assert_dropped()
+    assert_still_serving(cluster, drop=("evil",))
+
+
+def test_file_requests_outside_the_roots_are_refused(
+    cluster: Cluster, peers: list[RawPeer]
+) -> None:
+    cluster.write_tree(cluster.file_root, {"ok.txt": "fine\n"})
+    outside = cluster.root / "outside.txt"
+    outside.write_text("private\n")
+    os.symlink(outside, cluster.file_root / "link.txt")
+    start_web1(cluster)
+    evil = enroll(peers, cluster)
+
+    evil.send(evil.request("file_fetch", {"env": "base", "path": "ok.txt", "offset": 0}))
+    reply = evil.reply()
+    assert reply["ok"] and reply["body"]["data"] == b"fine\n", reply
+
+    attacks = [
+        ("../outside.txt", 0),
+        ("a/../../outside.txt", 0),
+        (str(outside), 0),
+        ("ok.txt\x00.png", 0),
+        ("link.txt", 0),
+        ("x" * 300, 0),
+        ("ok.txt", -1),
+    ]
+    for path, offset in attacks:
+        evil.send(evil.request("file_fetch", {"env": "base", "path": path, "offset": offset}))
+        reply = evil.reply()
+        assert not reply["ok"] and reply["body"] is None, (path, reply)
+        assert "private" not in str(reply)
+    evil.send(evil.request("file_list", {"env": "nosuch", "prefix": ""}))
+    reply = evil.reply()
+    assert not reply["ok"] and "nosuch" in str(reply["error"]), reply
+    evil.send(evil.request("file_list", {"env": "base", "prefix": ""}))
+    assert evil.reply()["body"] == ["ok.txt"]
+    assert_still_serving(cluster, drop=("evil",))
