@@ -1,0 +1,110 @@
+"""Read the pillar of the minion running the job.
+
+The pillar is compiled by the master and held by the minion. When the
+master could not compile it, every function here fails with the master's
+message (:class:`~fluxforge.errors.PillarError`) rather than answer from an
+empty pillar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fluxforge.context import current
+from fluxforge.errors import ExecutionError, PillarError
+from fluxforge.loader import inline
+
+_MISSING = object()
+
+
+def _pillar() -> Mapping[str, Any]:
+    job = current()
+    if job.pillar_error:
+        raise PillarError(job.pillar_error)
+    return job.pillar
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy made of plain dicts and lists, safe to return over the wire."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _traverse(data: Any, key: str, default: Any, delimiter: str) -> Any:
+    """Follow ``key`` (parts joined by ``delimiter``) into nested mappings and lists."""
+    if isinstance(data, Mapping) and key in data:
+        return data[key]
+    if not key:
+        return default
+    for part in key.split(delimiter):
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list | tuple):
+            try:
+                data = data[int(part)]
+            except (ValueError, IndexError):
+                return default
+        else:
+            return default
+    return data
+
+
+@inline
+def items() -> dict[str, Any]:
+    """Return the whole pillar of this minion as a dict.
+
+    CLI example: ``ff '*' pillar.items``
+    """
+    data: dict[str, Any] = _plain(_pillar())
+    return data
+
+
+@inline
+def get(key: str, default: Any = "", delimiter: str = ":") -> Any:
+    """Return the pillar value at ``key``, a path such as ``users:alice:uid``, or ``default``.
+
+    Path parts are joined by ``delimiter``; an integer part indexes into a
+    list (``apps:0:name``).
+
+    CLI example: ``ff '*' pillar.get users:alice:shell /bin/sh``
+    """
+    return _plain(_traverse(_pillar(), key, default, delimiter))
+
+
+@inline
+def item(*keys: str) -> dict[str, Any]:
+    """Return ``{key: value}`` for each key given; a key may be an ``a:b`` path, missing is "".
+
+    CLI example: ``ff '*' pillar.item users ntp:servers``
+    """
+    pillar = _pillar()
+    return {key: _plain(_traverse(pillar, key, "", ":")) for key in keys}
+
+
+@inline
+def keys(key: str = "") -> list[str]:
+    """Return the sorted keys of the mapping at ``key`` (an ``a:b`` path; empty: the top level).
+
+    It is an error if ``key`` is missing or holds something other than a mapping.
+
+    CLI example: ``ff '*' pillar.keys users``
+    """
+    value = _traverse(_pillar(), key, _MISSING, ":") if key else _pillar()
+    if value is _MISSING:
+        raise ExecutionError(f"pillar has no key {key!r}")
+    if not isinstance(value, Mapping):
+        raise ExecutionError(f"pillar value at {key!r} is a {type(value).__name__}, not a mapping")
+    return sorted(str(k) for k in value)
+
+
+@inline
+def ls() -> list[str]:
+    """Return the sorted names of the top-level pillar keys.
+
+    CLI example: ``ff '*' pillar.ls``
+    """
+    return sorted(str(k) for k in _pillar())

@@ -1,0 +1,636 @@
+"""Renderers: turn the text of an SLS (or any template) into data.
+
+A file is run through a *pipeline* of renderers joined by ``|``, by
+default ``jinja|yaml``: Jinja renders text to text, YAML parses text to
+data. A first line such as ``#!yaml`` or ``#!jinja|json`` names another
+pipeline; that line is blanked (not removed), so line numbers stay those of
+the file::
+
+    from fluxforge.renderers import render
+
+    data = render(text, name="pillar/base/web.sls", context={"grains": grains})
+
+Every failure is one :class:`~fluxforge.errors.RenderError` whose message
+names the file and the line, and quotes the offending line unless
+``show_source=False`` (pillar files may hold secrets).
+
+Extension points, each a module-level registry that later code may add to:
+
+- :data:`RENDERERS`: name -> :class:`Renderer` (a function and whether it
+  takes and gives text);
+- :data:`FILTERS`: Jinja filters available to every template.
+
+Jinja is set up as Salt sets it up by default, so existing trees render
+unchanged: a sandboxed environment, undefined names are an error
+(``StrictUndefined``; Salt's ``allow_undefined`` defaults to False),
+``trim_blocks``/``lstrip_blocks`` off, no autoescaping, the ``do`` and loop
+control extensions, and the ``import_yaml``/``import_json``/``import_text``
+tags of Salt's serializer extension.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import jinja2
+import jinja2.ext
+import jinja2.nodes
+import jinja2.parser
+import jinja2.sandbox
+import yaml
+from yaml.constructor import ConstructorError
+
+from fluxforge.errors import RenderError
+
+DEFAULT_PIPELINE = "jinja|yaml"
+
+
+# --- located problems ---------------------------------------------------------
+
+
+class _Located(Exception):
+    """A problem at a file and line, turned into a RenderError at the boundary."""
+
+    def __init__(self, name: str, line: int | None, problem: str, source: str | None = None):
+        super().__init__(problem)
+        self.name = name
+        self.line = line
+        self.problem = problem
+        self.source = source  # the offending line's text, if known
+        self.rendered = False  # the line is one of Jinja's output, not of the file
+
+
+class TemplateProblem(Exception):
+    """Raise from a filter or template helper: its message is safe to show with any file.
+
+    Other exceptions raised inside a template show only their type when
+    ``show_source`` is False, since their text may quote a secret value.
+    """
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _line_of(text: str | None, line: int | None) -> str | None:
+    if text is None or line is None or line < 1:
+        return None
+    lines = text.splitlines()
+    return lines[line - 1] if line <= len(lines) else None
+
+
+def _error(loc: _Located, show_source: bool, suffix: str = "") -> RenderError:
+    where = f"{loc.name}, line {loc.line}" if loc.line else loc.name
+    if loc.line and loc.rendered:
+        where += " of the Jinja output"
+    message = f"{where}: {_one_line(loc.problem)}"
+    if show_source and loc.source and loc.source.strip():
+        message += f": {loc.source.strip()}"
+    return RenderError(message + suffix)
+
+
+# --- YAML and JSON --------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML loading that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    # Checked before merge keys (``<<: *base``) are expanded: a key given
+    # beside a merge overrides it, which is not a duplicate.
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            raise ConstructorError(
+                None, None, "found an unhashable key (a list or mapping)", key_node.start_mark
+            )
+        if first is not None:
+            raise ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first given on line {first})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _yaml(text: str, name: str) -> Any:
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise _Located(name, line, problem, _line_of(text, line))
+    except yaml.YAMLError as exc:
+        raise _Located(name, None, f"invalid YAML: {exc}")
+    return {} if data is None else data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _json(text: str, name: str) -> Any:
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise _Located(name, exc.lineno, exc.msg, _line_of(text, exc.lineno))
+    except ValueError as exc:
+        # A duplicate key: json does not say where; report the line of its second use.
+        line = _second_use(text, str(exc).partition("duplicate key ")[2])
+        raise _Located(name, line, str(exc), _line_of(text, line))
+
+
+def _second_use(text: str, key_repr: str) -> int | None:
+    try:
+        key = json.dumps(yaml.safe_load(key_repr))
+    except (yaml.YAMLError, TypeError):
+        return None
+    uses = [m.start() for m in re.finditer(re.escape(key) + r"\s*:", text)]
+    return text.count("\n", 0, uses[1]) + 1 if len(uses) > 1 else None
+
+
+def parse_yaml(text: str, *, name: str, show_source: bool = True) -> Any:
+    """Parse YAML safely (types kept, duplicate keys refused); empty text is ``{}``."""
+    try:
+        return _yaml(text, name)
+    except _Located as loc:
+        raise _error(loc, show_source) from None
+
+
+def parse_json(text: str, *, name: str, show_source: bool = True) -> Any:
+    """Parse JSON (duplicate keys refused); empty text is ``{}``."""
+    try:
+        return _json(text, name)
+    except _Located as loc:
+        raise _error(loc, show_source) from None
+
+
+# --- Jinja filters ----------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return str(value)  # a TemplateModule (from {% import %}) renders to its text
+
+
+def _dump_yaml(value: Any, flow_style: bool = True) -> str:
+    # One line however long in flow style, so ``key: {{ v | yaml }}`` stays valid YAML.
+    text = yaml.safe_dump(
+        value, default_flow_style=flow_style, allow_unicode=True, width=1 << 30
+    ).strip()
+    if text.endswith("\n..."):
+        text = text[:-4]
+    elif text == "...":
+        text = ""
+    return text
+
+
+def _yaml_filter(value: Any, flow_style: bool = True) -> str:
+    """Dump ``value`` as YAML, flow style by default, without the ``...`` end marker."""
+    try:
+        return _dump_yaml(value, flow_style)
+    except yaml.YAMLError as exc:
+        raise TemplateProblem(f"yaml filter: cannot dump a {type(value).__name__}: {exc}")
+
+
+def _json_filter(value: Any, sort_keys: bool = True, indent: int | None = None) -> str:
+    """Dump ``value`` as JSON (keys sorted)."""
+    try:
+        return json.dumps(value, sort_keys=sort_keys, indent=indent, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise TemplateProblem(f"json filter: {exc}")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"a {type(value).__name__} is not JSON serialisable")
+
+
+def _load_yaml(value: Any) -> Any:
+    """Parse text (or an imported template's output) as YAML."""
+    try:
+        return _yaml(_text(value), "<load_yaml>")
+    except _Located as loc:
+        at = f" at its line {loc.line}" if loc.line else ""
+        raise TemplateProblem(f"load_yaml: {loc.problem}{at}")
+
+
+def _load_json(value: Any) -> Any:
+    """Parse text (or an imported template's output) as JSON."""
+    try:
+        return _json(_text(value), "<load_json>")
+    except _Located as loc:
+        at = f" at its line {loc.line}" if loc.line else ""
+        raise TemplateProblem(f"load_json: {loc.problem}{at}")
+
+
+def _flags(ignorecase: bool, multiline: bool) -> int:
+    return (re.IGNORECASE if ignorecase else 0) | (re.MULTILINE if multiline else 0)
+
+
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise TemplateProblem(f"invalid regular expression {pattern!r}: {exc}")
+
+
+def _regex_replace(
+    value: Any, pattern: str, repl: str, ignorecase: bool = False, multiline: bool = False
+) -> str:
+    """Replace every match of ``pattern`` in ``value`` by ``repl`` (``\\1`` refers to groups)."""
+    return _compile(pattern, _flags(ignorecase, multiline)).sub(repl, _text(value))
+
+
+def _regex_search(
+    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
+) -> tuple[Any, ...] | None:
+    """The groups of the first match anywhere in ``value`` (``()`` without groups), or None."""
+    found = _compile(pattern, _flags(ignorecase, multiline)).search(_text(value))
+    return found.groups() if found else None
+
+
+def _regex_match(
+    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
+) -> tuple[Any, ...] | None:
+    """The groups of a match at the start of ``value`` (``()`` without groups), or None."""
+    found = _compile(pattern, _flags(ignorecase, multiline)).match(_text(value))
+    return found.groups() if found else None
+
+
+def _to_bool(value: Any) -> bool:
+    """Salt's truth: "yes"/"true"/"1" (any case), a positive number, a non-empty collection."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "true", "1")
+    if isinstance(value, int | float):
+        return value > 0
+    if isinstance(value, list | tuple | set | Mapping):
+        return len(value) > 0
+    return False
+
+
+def _unique(values: Any) -> list[Any]:
+    """The items of ``values`` without repeats, first occurrence kept, order kept."""
+    out: list[Any] = []
+    for item in values:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _yaml_encode(value: Any) -> str:
+    """A scalar as YAML text, quoted when YAML needs it (``'a: b'``, ``'yes'``)."""
+    if not isinstance(value, str | int | float | bool) and value is not None:
+        raise TemplateProblem(f"yaml_encode takes a scalar, got a {type(value).__name__}")
+    return _dump_yaml(value, flow_style=True)
+
+
+def _yaml_dquote(value: Any) -> str:
+    """``value`` as a double-quoted YAML string, with escapes."""
+    text = yaml.safe_dump(_text(value), default_style='"', width=1 << 30, allow_unicode=True)
+    return text.strip()
+
+
+def _sequence(value: Any) -> list[Any]:
+    """``value`` itself if it is a list or tuple (as a list), else ``[value]``."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+def _json_decode_dict(value: Any) -> Any:
+    """Parse a JSON text into data (alias of ``load_json`` for Salt trees)."""
+    return _load_json(value)
+
+
+def _json_encode_dict(value: Any) -> str:
+    """Dump a mapping as JSON text (keys sorted)."""
+    return _json_filter(value)
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "yaml": _yaml_filter,
+    "json": _json_filter,
+    "load_yaml": _load_yaml,
+    "load_json": _load_json,
+    "regex_replace": _regex_replace,
+    "regex_search": _regex_search,
+    "regex_match": _regex_match,
+    "to_bool": _to_bool,
+    "unique": _unique,
+    "yaml_encode": _yaml_encode,
+    "yaml_dquote": _yaml_dquote,
+    "sequence": _sequence,
+    "is_list": _is_list,
+    "json_decode_dict": _json_decode_dict,
+    "json_encode_dict": _json_encode_dict,
+}
+"""Jinja filters of every template, by name; a filter added here applies to later renders."""
+
+
+# --- Jinja environment ---------------------------------------------------------------
+
+
+class ImportDataExtension(jinja2.ext.Extension):
+    """``{% import_yaml 'defaults.yaml' as defaults %}`` and its json/text siblings.
+
+    The file is found through the loader, rendered as a Jinja template
+    without the caller's context (as ``{% import %}`` does), then parsed.
+    """
+
+    tags = {"import_yaml", "import_json", "import_text"}
+
+    def parse(self, parser: jinja2.parser.Parser) -> jinja2.nodes.Node:
+        token = next(parser.stream)
+        kind = token.value.removeprefix("import_")
+        template = parser.parse_expression()
+        parser.stream.expect("name:as")
+        target = parser.parse_assign_target(name_only=True)
+        call = self.call_method("_load", [template, jinja2.nodes.Const(kind)])
+        return jinja2.nodes.Assign(target, call, lineno=token.lineno)
+
+    def _load(self, template: str, kind: str) -> Any:
+        loaded = self.environment.get_template(template)
+        text = loaded.render()
+        if kind == "text":
+            return text
+        filename = loaded.filename or template
+        try:
+            return _yaml(text, filename) if kind == "yaml" else _json(text, filename)
+        except _Located as loc:
+            raise TemplateProblem(f"{loc.name}, line {loc.line}: {loc.problem}")
+
+
+class _NamedLoader(jinja2.BaseLoader):
+    """A loader whose templates always have a file name, so errors in them can say which."""
+
+    def __init__(self, inner: jinja2.BaseLoader):
+        self.inner = inner
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = self.inner.get_source(environment, template)
+        return source, filename or template, uptodate
+
+    def list_templates(self) -> list[str]:
+        return self.inner.list_templates()
+
+
+_ENV_CACHE_SIZE = 64
+_environments: collections.OrderedDict[tuple[Any, bool], jinja2.Environment] = (
+    collections.OrderedDict()
+)
+_environments_lock = threading.Lock()
+
+
+def _sync_filters(env: jinja2.Environment) -> None:
+    """Give ``env`` the filters added to :data:`FILTERS` since it was made."""
+    for name, fn in FILTERS.items():
+        if env.filters.get(name) is not fn:
+            env.filters[name] = fn
+
+
+def environment(loader: jinja2.BaseLoader | None = None, strict: bool = True) -> jinja2.Environment:
+    """The Jinja environment for ``loader`` (created once, then reused; thread-safe)."""
+    key = (loader, strict)
+    with _environments_lock:
+        env = _environments.get(key)
+        if env is not None:
+            _environments.move_to_end(key)
+            _sync_filters(env)
+            return env
+        env = jinja2.sandbox.SandboxedEnvironment(
+            loader=_NamedLoader(loader) if loader is not None else None,
+            undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
+            trim_blocks=False,
+            lstrip_blocks=False,
+            autoescape=False,
+            keep_trailing_newline=True,
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols", ImportDataExtension],
+        )
+        _sync_filters(env)
+        _environments[key] = env
+        while len(_environments) > _ENV_CACHE_SIZE:
+            _environments.popitem(last=False)
+        return env
+
+
+def _is_template_frame(tb: TracebackType, name: str) -> bool:
+    code = tb.tb_frame.f_code
+    if code.co_filename == name:
+        return True
+    # Jinja rewrites the frames of compiled templates to carry the template's
+    # file name and line; it names their code after what ran.
+    return code.co_name in ("template", "top-level template code") or code.co_name.startswith(
+        "block "
+    )
+
+
+def _template_frames(exc: BaseException, name: str) -> list[tuple[str, int]]:
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if _is_template_frame(tb, name):
+            frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    return frames
+
+
+def _jinja_problem(exc: Exception, show_source: bool) -> str:
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return f"template {exc.name!r} not found"
+    if isinstance(exc, jinja2.TemplateError | TemplateProblem):
+        return exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
+    if show_source:
+        return f"{type(exc).__name__}: {exc}"
+    return (
+        f"{type(exc).__name__} raised while rendering (details hidden: the file may hold secrets)"
+    )
+
+
+def _jinja_error(exc: Exception, text: str, name: str, show_source: bool) -> RenderError:
+    frames = _template_frames(exc, name)
+    outer = next((line for fname, line in frames if fname == name), None)
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where = exc.filename or exc.name or name
+        if where == name:
+            source = _line_of(text, exc.lineno)
+            return _error(
+                _Located(name, exc.lineno, exc.message or "syntax error", source), show_source
+            )
+        inner = _Located(
+            where, exc.lineno, exc.message or "syntax error", _line_of(exc.source, exc.lineno)
+        )
+        suffix = f" (imported by {name}, line {outer})" if outer else f" (imported by {name})"
+        return _error(inner, show_source, suffix)
+    problem = _jinja_problem(exc, show_source)
+    if not frames:
+        return _error(_Located(name, None, problem), show_source)
+    fname, line = frames[-1]
+    if fname == name:
+        return _error(_Located(name, line, problem, _line_of(text, line)), show_source)
+    suffix = f" (imported by {name}, line {outer})" if outer else f" (imported by {name})"
+    return _error(_Located(fname, line, problem), show_source, suffix)
+
+
+# --- the pipeline -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a renderer works on besides its input: the file and how to report it."""
+
+    name: str
+    context: Mapping[str, Any]
+    loader: jinja2.BaseLoader | None
+    show_source: bool
+    strict: bool
+    rendered: bool = False  # the input is the output of Jinja, not the file's text
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """One step of a pipeline: ``fn(data, source) -> data``.
+
+    ``takes_text``/``gives_text`` say whether the step reads and produces text,
+    so that a pipeline such as ``yaml|jinja`` is refused before it runs. A
+    step reports a problem by raising :class:`~fluxforge.errors.RenderError`.
+    """
+
+    fn: Callable[[Any, Source], Any]
+    takes_text: bool = True
+    gives_text: bool = False
+
+
+def _render_jinja(text: str, src: Source) -> str:
+    env = environment(src.loader, src.strict)
+    try:
+        code = env.compile(text, name=src.name, filename=src.name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _jinja_error(exc, text, src.name, src.show_source) from None
+    template = env.template_class.from_code(env, code, env.make_globals(None))
+    try:
+        return template.render(dict(src.context))
+    except RenderError:
+        raise
+    except Exception as exc:
+        raise _jinja_error(exc, text, src.name, src.show_source) from None
+
+
+def _render_data(parse: Callable[[str, str], Any], text: str, src: Source) -> Any:
+    try:
+        return parse(text, src.name)
+    except _Located as loc:
+        loc.rendered = src.rendered
+        raise _error(loc, src.show_source) from None
+
+
+def _render_yaml(text: str, src: Source) -> Any:
+    return _render_data(_yaml, text, src)
+
+
+def _render_json(text: str, src: Source) -> Any:
+    return _render_data(_json, text, src)
+
+
+RENDERERS: dict[str, Renderer] = {
+    "jinja": Renderer(_render_jinja, takes_text=True, gives_text=True),
+    "yaml": Renderer(_render_yaml, takes_text=True, gives_text=False),
+    "json": Renderer(_render_json, takes_text=True, gives_text=False),
+}
+"""Renderers by the name used in a pipeline (``#!jinja|yaml``)."""
+
+
+def pipeline(spec: str, name: str = "<pipeline>") -> list[str]:
+    """Split and check a pipeline such as ``jinja|yaml``; RenderError names a bad step."""
+    steps = [part.strip() for part in spec.split("|")]
+    known = ", ".join(sorted(RENDERERS))
+    gives_text = True
+    for step in steps:
+        renderer = RENDERERS.get(step)
+        if renderer is None:
+            raise RenderError(f"{name}, line 1: unknown renderer {step!r}; known: {known}")
+        if renderer.takes_text and not gives_text:
+            raise RenderError(
+                f"{name}, line 1: renderer {step!r} needs text but follows a step that gives data"
+            )
+        gives_text = renderer.gives_text
+    return steps
+
+
+def split_shebang(text: str, default: str) -> tuple[str, str]:
+    """``(pipeline, text)``: the ``#!`` first line's pipeline, and the text with it blanked."""
+    if not text.startswith("#!"):
+        return default, text
+    first, newline, rest = text.partition("\n")
+    spec = "".join(first[2:].split())
+    return spec, newline + rest
+
+
+def render(
+    text: str,
+    *,
+    name: str,
+    context: Mapping[str, Any],
+    default: str = DEFAULT_PIPELINE,
+    loader: jinja2.BaseLoader | None = None,
+    show_source: bool = True,
+    strict: bool = True,
+) -> Any:
+    """Render ``text`` through its pipeline and return the result.
+
+    ``name`` is the file name used in errors; ``context`` the variables of
+    Jinja; ``loader`` serves ``{% import %}``/``{% include %}``; ``default``
+    the pipeline when the first line is not ``#!...``. ``strict=False``
+    makes undefined Jinja names render as empty text. Raises
+    :class:`~fluxforge.errors.RenderError` naming the file and line, quoting
+    the line unless ``show_source`` is False.
+    """
+    spec, body = split_shebang(text, default)
+    src = Source(name, context, loader, show_source, strict)
+    data: Any = body
+    for step in pipeline(spec, name):
+        before = data
+        data = RENDERERS[step].fn(data, src)
+        if RENDERERS[step].gives_text and data != before:
+            src = dataclasses.replace(src, rendered=True)
+    return data
