@@ -15,6 +15,7 @@ block.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import errno
 import logging
@@ -30,8 +31,9 @@ from fluxforge.crypto import MasterIdentity, Signer
 from fluxforge.drain import NOBLOCK, SNDMORE, Drainer, send_parts
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
-from fluxforge.master.handlers import Handlers, error_text
+from fluxforge.master.handlers import Deferred, Handlers, error_text
 from fluxforge.master.jobcache import JobCache
+from fluxforge.master.minioncache import MinionCache
 from fluxforge.master.sessions import Sessions
 
 log = logging.getLogger("fluxforge.master")
@@ -73,13 +75,24 @@ class Master:
         self.signer = Signer(self.identity.sign_secret)
         self.sessions = Sessions(self.identity, self.store, self.fire)
         self.jobcache = JobCache(cfg.cachedir)
+        self.minioncache = MinionCache(cfg.cachedir)
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            cfg.worker_threads, thread_name_prefix="work"
+        )
         self.handlers = Handlers(
-            self.sessions, self.jobcache, self.fire, self.fire_packed, self.publish
+            cfg,
+            self.sessions,
+            self.jobcache,
+            self.minioncache,
+            self.fire,
+            self.fire_packed,
+            self.publish,
         )
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
         self._outbox: list[tuple[bytes, bytes]] = []
         self._router_reader: Drainer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _socket(self, kind: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(kind)
@@ -134,12 +147,13 @@ class Master:
             self.warner.warn("frames", f"dropped a message of {len(frames)} frames from a minion")
             return
         ident, data = frames
+        reply: bytes | None
         try:
             kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, REQUEST_KINDS)
             if kind == "auth":
                 reply = self.sessions.authenticate(parts[0])
             else:
-                reply = self._on_request(parts[0], parts[1])
+                reply = self._on_request(ident, parts[0], parts[1])
         except (WireError, NotAuthorized) as exc:
             # Keyed by the kind of error only: the id is the sender's claim and
             # would let anyone write a line per made-up id.
@@ -148,6 +162,10 @@ class Master:
         except FluxForgeError as exc:
             self.warner.warn("error", f"could not serve a request: {exc}")
             return
+        if reply is not None:
+            self._reply(ident, reply)
+
+    def _reply(self, ident: bytes, reply: bytes) -> None:
         # Replies leave together after the batch being drained: one wake-up
         # of zmq's I/O thread for many replies instead of one each.
         if not self._outbox:
@@ -165,7 +183,7 @@ class Master:
         if self._router_reader is not None:
             self._router_reader.kick()
 
-    def _on_request(self, minion_id: Any, boxed: Any) -> bytes:
+    def _on_request(self, ident: bytes, minion_id: Any, boxed: Any) -> bytes | None:
         req = self.sessions.open_request(minion_id, boxed)
         if req["stale"]:
             return self.sessions.seal_reply(minion_id, req["rid"], False, None, "reauth")
@@ -174,7 +192,30 @@ class Master:
         except MalformedFrame as exc:
             self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
             return self.sessions.seal_reply(minion_id, req["rid"], False, None, str(exc))
+        if isinstance(body, Deferred):
+            task = asyncio.get_running_loop().create_task(
+                self._deferred(ident, minion_id, req["rid"], body)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return None
         return self.sessions.seal_reply(minion_id, req["rid"], True, body)
+
+    async def _deferred(self, ident: bytes, minion_id: str, rid: int, deferred: Deferred) -> None:
+        """Run a request's work in the pool, then reply; an error is the reply's error."""
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self.pool, deferred.work)
+            if deferred.done is not None:
+                result = deferred.done(result)
+            reply = self.sessions.seal_reply(minion_id, rid, True, result)
+        except FluxForgeError as exc:
+            self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
+            reply = self.sessions.seal_reply(minion_id, rid, False, None, str(exc))
+        except Exception as exc:
+            log.error("request from %s failed: %s: %s", minion_id, type(exc).__name__, exc)
+            log.debug("request failure", exc_info=True)
+            reply = self.sessions.seal_reply(minion_id, rid, False, None, "internal error")
+        self._reply(ident, reply)
 
     def _on_event(self, frames: list[bytes]) -> None:
         try:
@@ -256,8 +297,10 @@ class Master:
         self._stop.set()
 
     def close(self) -> None:
-        """Release sockets, the job cache and the pid file."""
+        """Release sockets, the caches, the worker pool and the pid file."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
         self.jobcache.close()
+        self.minioncache.close()
         for sock in self._sockets:
             sock.close(0)
         self.ctx.term()

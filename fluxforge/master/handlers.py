@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluxforge import __version__, keys, targeting, wire
-from fluxforge.errors import FluxForgeError, MalformedFrame, UsageError
+from fluxforge.config import MasterConfig
+from fluxforge.errors import FluxForgeError, MalformedFrame, PillarError, TargetError, UsageError
+from fluxforge.fileserver import FileServer
 from fluxforge.jobs import JidFactory, valid_jid
 from fluxforge.master.jobcache import JobCache
+from fluxforge.master.minioncache import MinionCache
 from fluxforge.master.sessions import Sessions
+from fluxforge.pillar import compile_pillar
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +34,28 @@ CLIENT_LOAD_SHAPE = wire.PUBLICATION_SHAPE
 
 @dataclass
 class LiveJob:
-    """A recent job: whom it expects and who has returned."""
+    """A recent job: whom it expects and who has returned.
+
+    A broadcast job reached every minion, and each decided for itself
+    whether it is targeted, so a return from any accepted minion counts.
+    """
 
     minions: set[str]
+    broadcast: bool = False
     returned: set[str] = field(default_factory=set)
     created: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Deferred:
+    """A reply computed in a worker thread (a pillar compile, a file read).
+
+    ``work`` runs in the pool; ``done`` (if any) then runs on the loop with
+    its result and gives the reply body.
+    """
+
+    work: Callable[[], Any]
+    done: Callable[[Any], Any] | None = None
 
 
 class Handlers:
@@ -42,14 +63,19 @@ class Handlers:
 
     def __init__(
         self,
+        cfg: MasterConfig,
         sessions: Sessions,
         jobcache: JobCache,
+        minions: MinionCache,
         fire: Callable[[str, dict[str, Any]], None],
         fire_packed: Callable[[str, bytes], None],
         publish: Callable[[dict[str, Any], list[str] | None], None],
     ) -> None:
+        self.cfg = cfg
         self.sessions = sessions
         self.jobcache = jobcache
+        self.minions = minions
+        self.fileserver = FileServer(cfg.file_roots, cfg.file_chunk_size)
         self.fire = fire
         self.fire_packed = fire_packed
         self.publish = publish
@@ -64,11 +90,7 @@ class Handlers:
         if shape is None:
             raise MalformedFrame(f"unknown request type {kind[:40]!r}")
         body = wire.check(body, shape, kind)
-        if kind == "ret":
-            return self.on_return(minion_id, body)
-        if kind == "prog":
-            return self.on_progress(minion_id, body)
-        return self.on_event(minion_id, body)
+        return self._minion_handlers[kind](self, minion_id, body)
 
     def _job_for(self, jid: str, minion_id: str) -> LiveJob:
         """The job ``jid`` if it was sent to ``minion_id``; otherwise refuse."""
@@ -76,12 +98,18 @@ class Handlers:
         if job is None and valid_jid(jid):
             recorded = self.jobcache.get_job(jid)
             if recorded is not None:
-                job = self.live[jid] = LiveJob(minions=set(recorded["minions"]))
+                broadcast = recorded["load"]["tgt_type"] != "list"
+                job = LiveJob(minions=set(recorded["minions"]), broadcast=broadcast)
+                self.live[jid] = job
                 job.returned.update(recorded["returns"])
         if job is None:
             raise MalformedFrame(f"unknown job {jid[:30]!r}")
         if minion_id not in job.minions:
-            raise MalformedFrame(f"job {jid} was not sent to {minion_id}")
+            if not job.broadcast:
+                raise MalformedFrame(f"job {jid} was not sent to {minion_id}")
+            # The minion decided it is targeted where the master's cache did not
+            # say so (its grains changed since): its answer is the truth.
+            job.minions.add(minion_id)
         return job
 
     def on_return(self, minion_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -112,6 +140,56 @@ class Handlers:
         if tag.startswith(RESERVED_PREFIX) and not tag.startswith(own):
             raise MalformedFrame(f"minion {minion_id} may not fire reserved tag {tag[:80]!r}")
         self.fire(tag, {**body["data"], "id": minion_id})
+
+    def on_grains(self, minion_id: str, body: dict[str, Any]) -> None:
+        """Keep the grains a minion sent (after authenticating, or after a change)."""
+        self.minions.set_grains(minion_id, wire.plain(body["grains"]))
+
+    def on_pillar(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """Compile this minion's pillar (in a worker thread) for it alone.
+
+        A compile error reaches the minion as a pillar error, never as empty
+        pillar; the log names the file and line but never a value.
+        """
+        grains = dict(self.minions.grains(minion_id) or {"id": minion_id})
+        env = body["env"]
+
+        def work() -> dict[str, Any]:
+            try:
+                return {"pillar": compile_pillar(self.cfg, minion_id, grains, env), "error": ""}
+            except PillarError as exc:
+                log.warning("pillar of %s did not compile: %s", minion_id, exc)
+                return {"pillar": {}, "error": str(exc)}
+
+        def done(reply: dict[str, Any]) -> dict[str, Any]:
+            if not reply["error"]:
+                self.minions.set_pillar(minion_id, reply["pillar"])
+            return reply
+
+        return Deferred(work, done)
+
+    def on_file_list(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """The files under a folder of the file roots."""
+        return Deferred(lambda: self.fileserver.list_files(body["env"], body["prefix"]))
+
+    def on_file_hash(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """One file's hash, size and mode, or None."""
+        return Deferred(lambda: self.fileserver.file_hash(body["env"], body["path"]))
+
+    def on_file_fetch(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """One chunk of a file."""
+        return Deferred(lambda: self.fileserver.fetch(body["env"], body["path"], body["offset"]))
+
+    _minion_handlers: dict[str, Callable[[Handlers, str, dict[str, Any]], Any]] = {
+        "ret": on_return,
+        "prog": on_progress,
+        "event": on_event,
+        "grains": on_grains,
+        "pillar": on_pillar,
+        "file_list": on_file_list,
+        "file_hash": on_file_hash,
+        "file_fetch": on_file_fetch,
+    }
 
     # -- local commands ---------------------------------------------------
 
@@ -147,17 +225,55 @@ class Handlers:
         load = wire.check(load, CLIENT_LOAD_SHAPE, "publish")
         if not valid_jid(load["jid"]):
             raise UsageError(f"invalid jid {load['jid'][:30]!r}")
-        minions = targeting.expected(load["tgt"], load["tgt_type"], self.sessions.accepted)
-        if not minions:
-            return {"jid": load["jid"], "minions": []}
+        resolution = self.resolve(load)
+        minions, unknown = resolution.expected, resolution.unknown
+        if not minions and not unknown:
+            return {"jid": load["jid"], "minions": [], "unknown": []}
+        broadcast = load["tgt_type"] != "list"
         self.jobcache.add_job(load, minions)
-        self.live[load["jid"]] = LiveJob(minions=set(minions))
-        self.fire(f"ff/job/{load['jid']}/new", {**load, "minions": minions})
+        self.live[load["jid"]] = LiveJob(minions={*minions, *unknown}, broadcast=broadcast)
+        self.fire(f"ff/job/{load['jid']}/new", {**load, "minions": minions, "unknown": unknown})
         # A list names its minions: send to each on its own topic, so a job for
         # one of thousands costs one message. Other targets go to everyone and
         # each minion decides for itself.
-        self.publish(load, minions if load["tgt_type"] == "list" else None)
-        return {"jid": load["jid"], "minions": minions}
+        self.publish(load, None if broadcast else minions)
+        return {"jid": load["jid"], "minions": minions, "unknown": unknown}
+
+    def resolve(self, load: dict[str, Any]) -> targeting.Resolution:
+        """Expand nodegroups in ``load`` (so minions need not know them) and resolve it."""
+        nodegroups = self.cfg.nodegroups
+        try:
+            targeting.check(load["tgt"], load["tgt_type"], nodegroups)
+            load["tgt"], load["tgt_type"] = targeting.expand_nodegroups(
+                load["tgt"], load["tgt_type"], nodegroups
+            )
+            return targeting.resolve(
+                load["tgt"], load["tgt_type"], self.sessions.accepted, self.minions.get
+            )
+        except TargetError as exc:
+            raise UsageError(f"invalid target: {exc}") from None
+
+    def cmd_resolve(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Whom a target selects: ``{minions, unknown}``, without running anything."""
+        load = {"tgt": request.get("tgt"), "tgt_type": request.get("tgt_type", "glob")}
+        if not isinstance(load["tgt"], str | list) or not isinstance(load["tgt_type"], str):
+            raise UsageError("resolve: give tgt (text or list) and tgt_type")
+        resolution = self.resolve(load)
+        return {"minions": resolution.expected, "unknown": resolution.unknown}
+
+    def cmd_minion_data(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Cached grains (and, with ``pillar: true``, pillar) of minions matching ``pattern``."""
+        pattern = request.get("pattern", "*")
+        if not isinstance(pattern, str):
+            raise UsageError("minion_data: pattern must be text")
+        out: dict[str, Any] = {}
+        for minion_id in self.minions.ids():
+            if targeting.matches(pattern, "glob", minion_id):
+                grains, pillar = self.minions.get(minion_id)
+                out[minion_id] = {"grains": grains}
+                if request.get("pillar"):
+                    out[minion_id]["pillar"] = pillar
+        return out
 
     def cmd_job(self, request: dict[str, Any]) -> Any:
         """A recorded job with its returns."""
@@ -191,6 +307,8 @@ class Handlers:
         else:
             raise UsageError(f"keys: unknown operation {str(op)[:20]!r}")
         self.sessions.reload_accepted()
+        if op == "delete":
+            self.minions.forget(change.moved)
         if change.removed_accepted:
             self.sessions.rotate(f"{op} {', '.join(change.moved)}")
         for minion_id in change.moved:
@@ -212,6 +330,8 @@ LOCAL_COMMANDS: dict[str, Callable[[Handlers, dict[str, Any]], Any]] = {
     "job": Handlers.cmd_job,
     "jobs": Handlers.cmd_jobs,
     "keys": Handlers.cmd_keys,
+    "resolve": Handlers.cmd_resolve,
+    "minion_data": Handlers.cmd_minion_data,
 }
 
 

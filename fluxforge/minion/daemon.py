@@ -7,7 +7,9 @@ import concurrent.futures
 import contextlib
 import contextvars
 import logging
+import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -15,12 +17,12 @@ import zmq
 
 from fluxforge import keys, targeting, wire
 from fluxforge.config import MinionConfig
-from fluxforge.context import JobContext
+from fluxforge.context import JobContext, current
 from fluxforge.crypto import MinionIdentity, PublicationOpener
 from fluxforge.drain import Drainer, set_reconnect
-from fluxforge.errors import ConfigError, FluxForgeError, WireError
+from fluxforge.errors import ConfigError, ExecutionError, FluxForgeError, TargetError, WireError
 from fluxforge.grains.core import all_grains
-from fluxforge.loader import Functions
+from fluxforge.loader import BUILTIN_MODULES, Functions, extmods_dir
 from fluxforge.logs import Warner
 from fluxforge.minion.channel import Channel, RequestFailed, RequestRefused, replay_floor
 from fluxforge.minion.runner import run_function
@@ -31,6 +33,8 @@ log = logging.getLogger("fluxforge.minion")
 PUB_KINDS = {"pub": 2}
 MAX_BUFFERED = 256
 RETURN_RETRY_SECONDS = 300.0
+# Jobs that arrive before the first pillar has come wait at most this long for it.
+PILLAR_WAIT_SECONDS = 10.0
 
 
 class Minion:
@@ -54,11 +58,16 @@ class Minion:
         self.id = cfg.id
         self.identity = identity or MinionIdentity.load(cfg.pki_dir)
         self.ctx = ctx or zmq.Context.instance()
-        self.funcs = funcs or Functions()
+        self.funcs = funcs or Functions([BUILTIN_MODULES, extmods_dir(cfg.cachedir, "modules")])
         self.pool = pool or concurrent.futures.ThreadPoolExecutor(
             cfg.worker_threads, thread_name_prefix="job"
         )
         self.grains = grains if grains is not None else all_grains(cfg)
+        self.pillar: dict[str, Any] = {}
+        self.pillar_error = ""
+        self.pillar_ready = asyncio.Event()
+        self.hooks = Hooks(self)
+        self._started: dict[str, dict[str, Any]] = {}
         self.warner = Warner(log)
         self.jids = JidWindow()
         self.channel = Channel(cfg, self.identity, self.ctx, on_auth=self._on_auth)
@@ -76,6 +85,7 @@ class Minion:
         self._opener: PublicationOpener | None = None
         self._opener_key: bytes | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self._sub_reader: Drainer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
@@ -83,6 +93,28 @@ class Minion:
     def _on_auth(self, master_time: float) -> None:
         floor = replay_floor(master_time)
         self.jids.floor = max(self.jids.floor, floor) if self.jids.floor else floor
+        # After every authentication (a restarted master, a rotated key) the
+        # master hears this minion's grains again and compiles its pillar.
+        self._spawn(self._introduce())
+
+    async def _introduce(self) -> None:
+        try:
+            await self.channel.request("grains", {"grains": wire.plain(self.grains)})
+            await self.load_pillar()
+        except FluxForgeError as exc:
+            self.warner.warn("introduce", f"{self.id}: could not send grains or get pillar: {exc}")
+        finally:
+            self.pillar_ready.set()
+
+    async def load_pillar(self) -> None:
+        """Fetch this minion's pillar; a compile error is kept and reported by jobs."""
+        reply = await self.channel.request("pillar", {"env": ""}, timeout=PILLAR_WAIT_SECONDS)
+        if not isinstance(reply, dict) or not isinstance(reply.get("pillar"), dict):
+            raise WireError("the master sent a malformed pillar reply")
+        self.pillar = reply["pillar"]
+        self.pillar_error = str(reply.get("error") or "")
+        if self.pillar_error:
+            self.warner.warn("pillar", f"{self.id}: pillar error: {self.pillar_error}")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -132,7 +164,27 @@ class Minion:
         except WireError as exc:
             self.warner.warn("pub-auth", f"{self.id}: dropped a publication: {exc}")
             return
-        if not targeting.matches(load["tgt"], load["tgt_type"], self.id):
+        if not self.pillar_ready.is_set():
+            self._spawn(self._when_ready(load))
+            return
+        self._consider(load)
+
+    async def _when_ready(self, load: dict[str, Any]) -> None:
+        """Decide on a job that came before the first pillar, once it is here."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.pillar_ready.wait(), PILLAR_WAIT_SECONDS)
+        self._consider(load)
+
+    def _consider(self, load: dict[str, Any]) -> None:
+        """Run a job if it targets this minion and was not seen before."""
+        try:
+            mine = targeting.matches(
+                load["tgt"], load["tgt_type"], self.id, self.grains, self.pillar
+            )
+        except TargetError as exc:
+            self.warner.warn("target", f"{self.id}: dropped job {load['jid']}: {exc}")
+            return
+        if not mine:
             log.debug("%s: job %s is not for this minion", self.id, load["jid"])
             return
         if not self.jids.accept(load["jid"]):
@@ -184,13 +236,24 @@ class Minion:
         ctx = JobContext(
             opts=self.cfg,
             grains=self.grains,
-            pillar={},
+            pillar=self.pillar,
             funcs=self.funcs,
             jid=jid,
             fun=fun,
             fire_event=self._fire,
+            minion=self.hooks,
+            pillar_error=self.pillar_error,
         )
         self.running[jid] = ctx
+        self._started[jid] = {
+            "jid": jid,
+            "fun": fun,
+            "arg": _fun_args(load),
+            "tgt": load["tgt"],
+            "tgt_type": load["tgt_type"],
+            "user": load["user"],
+            "started": time.time(),
+        }
         try:
             if self.funcs.is_inline(fun):
                 outcome = run_function(ctx, fun, load["arg"], load["kwarg"])
@@ -198,6 +261,7 @@ class Minion:
                 outcome = await self._in_pool(ctx, load)
         finally:
             self.running.pop(jid, None)
+            self._started.pop(jid, None)
         ret = {"jid": jid, "fun": fun, "fun_args": _fun_args(load), **outcome}
         await self._deliver(ret)
 
@@ -254,6 +318,7 @@ class Minion:
     async def start(self) -> None:
         """Start receiving and authenticate until accepted."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self.channel.start_reading()
         self._sub_reader = Drainer(self.sub, self.on_message)
         await self.channel.authenticate_until_accepted(self.stopping)
@@ -275,6 +340,71 @@ class Minion:
             self._sub_reader.close()
         self.channel.close()
         self.sub.close(0)
+
+
+class Hooks:
+    """What a job may ask of its minion (:class:`fluxforge.context.MinionHooks`).
+
+    Called from worker threads; each call hands its work to the minion's
+    event loop and waits for it.
+    """
+
+    def __init__(self, minion: Minion) -> None:
+        self.minion = minion
+
+    def _await(self, coro: Any, timeout: float) -> Any:
+        loop = self.minion._loop
+        if loop is None or not loop.is_running():
+            coro.close()
+            raise ExecutionError("the minion is not running")
+        if threading.get_ident() == self.minion._loop_thread:
+            coro.close()
+            raise ExecutionError("a function that talks to the master cannot be @inline")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    def request(self, kind: str, body: dict[str, Any], timeout: float = 30.0) -> Any:
+        """Send a request to the master and wait for the reply body."""
+        return self._await(self.minion.channel.request(kind, body, timeout=timeout), timeout + 1)
+
+    def refresh(self, what: str) -> None:
+        """Reload grains (and send them to the master), pillar, or modules.
+
+        Returns once the master has the new grains or this minion has the new
+        pillar, so a job that changes grains returns only after the master
+        can target by them.
+        """
+        minion = self.minion
+        try:
+            ctx: JobContext | None = current()
+        except RuntimeError:
+            ctx = None
+        if what == "grains":
+            grains = all_grains(minion.cfg)
+            minion.grains = grains
+            if ctx is not None:
+                ctx.grains = grains
+            self.request("grains", {"grains": wire.plain(grains)})
+        elif what == "pillar":
+            self._await(minion.load_pillar(), PILLAR_WAIT_SECONDS + 1)
+            if ctx is not None:
+                ctx.pillar, ctx.pillar_error = minion.pillar, minion.pillar_error
+        elif what == "modules":
+            minion.funcs.scan()
+        else:
+            raise ExecutionError(f"cannot refresh {what!r}: use grains, pillar or modules")
+
+    def running(self) -> list[dict[str, Any]]:
+        """The jobs running on this minion, oldest first."""
+        jobs = sorted(self.minion._started.values(), key=lambda j: j["started"])
+        return [dict(job, pid=os.getpid()) for job in jobs]
+
+    def kill(self, jid: str) -> bool:
+        """Cancel the job ``jid``; False when it is not running here."""
+        ctx = self.minion.running.get(jid)
+        if ctx is None:
+            return False
+        ctx.cancelled.set()
+        return True
 
 
 def _fun_args(load: dict[str, Any]) -> list[Any]:
