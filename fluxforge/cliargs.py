@@ -4,16 +4,74 @@ The words after the function name are split into positional and keyword
 arguments, as Salt does: ``name=value`` is a keyword argument when ``name``
 is a Python identifier, and everything else is positional text. Values stay
 text here; the minion converts them when it calls the function.
+
+:data:`TARGET_FLAGS` lists ``ff``'s targeting options and
+:func:`target_type` picks the target type from those given.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from fluxforge.errors import UsageError
 
-__all__ = ["parse_target_list", "parse_timeout", "split_args"]
+__all__ = [
+    "TARGET_FLAGS",
+    "TargetFlag",
+    "parse_seconds",
+    "parse_target_list",
+    "parse_timeout",
+    "split_args",
+    "target_type",
+]
+
+
+class TargetFlag(NamedTuple):
+    """One targeting option of ``ff``: its short and long forms and its target type."""
+
+    short: str
+    long: str
+    tgt_type: str
+    help: str
+
+    @property
+    def label(self) -> str:
+        """How an error message names the option: ``-E/--pcre``."""
+        return f"{self.short}/{self.long}"
+
+
+TARGET_FLAGS: tuple[TargetFlag, ...] = (
+    TargetFlag("-E", "--pcre", "pcre", "TARGET is a regular expression on minion ids."),
+    TargetFlag("-L", "--list", "list", "TARGET is a comma-separated list of minion ids."),
+    TargetFlag("-G", "--grain", "grain", "TARGET is a grain glob, key:sub:glob."),
+    TargetFlag("-P", "--grain-pcre", "grain_pcre", "TARGET is a grain regex, key:regex."),
+    TargetFlag("-I", "--pillar", "pillar", "TARGET is a pillar glob, key:sub:glob."),
+    TargetFlag("-J", "--pillar-pcre", "pillar_pcre", "TARGET is a pillar regex, key:regex."),
+    TargetFlag("-S", "--ipcidr", "ipcidr", "TARGET is an IP address or CIDR subnet."),
+    TargetFlag("-N", "--nodegroup", "nodegroup", "TARGET is a nodegroup name."),
+    TargetFlag("-C", "--compound", "compound", "TARGET is a compound expression."),
+)
+
+
+def target_type(chosen: Iterable[str]) -> str:
+    """The target type for the targeting options ``chosen`` (by tgt_type name).
+
+    No option means ``glob``. More than one raises
+    :class:`~fluxforge.errors.UsageError` naming them, in the order of
+    :data:`TARGET_FLAGS`.
+    """
+    picked = set(chosen)
+    unknown = picked - {flag.tgt_type for flag in TARGET_FLAGS}
+    if unknown:
+        raise UsageError(f"unknown target type {sorted(unknown)[0]!r}")
+    flags = [flag for flag in TARGET_FLAGS if flag.tgt_type in picked]
+    if len(flags) > 1:
+        raise UsageError(
+            "give at most one targeting option, got " + " and ".join(flag.label for flag in flags)
+        )
+    return flags[0].tgt_type if flags else "glob"
 
 
 def split_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -51,6 +109,21 @@ def parse_timeout(text: str) -> float:
         seconds = math.nan
     if not math.isfinite(seconds) or seconds <= 0:
         raise UsageError(f"timeout must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def parse_seconds(text: str, option: str) -> float:
+    """Parse a finite number of seconds, zero or more (``--batch-wait``).
+
+    ``option`` names the option in the
+    :class:`~fluxforge.errors.UsageError` raised for anything else.
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(f"{option} must be a number of seconds, 0 or more, got {text!r}")
     return seconds
 
 

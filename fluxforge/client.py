@@ -9,10 +9,16 @@ gives up on a minion it also checks the job cache.
     job = client.run("web*", "cmd.run", ["uptime"])
     for minion_id, ret in job.returns():
         ...
+
+A caller that runs several jobs in turn (batch mode) opens one listener for
+all of them with :meth:`LocalClient.listen` and passes it to each
+:meth:`LocalClient.run`; the listener is synced once, before the first
+publish, so the guarantee holds for every job.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,11 +27,15 @@ from typing import Any
 
 import zmq
 
-from fluxforge import events, wire
+from fluxforge import events, targeting, wire
 from fluxforge.config import MasterConfig
-from fluxforge.errors import FluxForgeError, MasterUnavailable, UsageError
+from fluxforge.errors import FluxForgeError, MasterUnavailable, TargetError, UsageError
 
 REQUEST_TIMEOUT = 30.0
+
+# Target types whose syntax the client checks before it asks the master.
+PRECHECKED_TYPES = ("pcre", "compound")
+TARGET_ERROR_PREFIX = "invalid target"
 
 
 def master_pid(sock_dir: str) -> int | None:
@@ -69,12 +79,27 @@ class LocalClient:
             raise FluxForgeError("the master sent a malformed reply")
         if not reply.get("ok"):
             error = str(reply.get("error", "unknown error"))
-            raise (
-                UsageError(error)
-                if error.startswith(("unknown", "invalid"))
-                else (FluxForgeError(error))
-            )
+            if error.startswith(TARGET_ERROR_PREFIX):
+                raise TargetError(error)
+            if error.startswith(("unknown", "invalid")):
+                raise UsageError(error)
+            raise FluxForgeError(error)
         return reply.get("result")
+
+    def listen(self) -> events.EventListener:
+        """A listener on every job's events (``ff/job/``), already live.
+
+        Pass it to :meth:`run` to run several jobs on one subscription; the
+        caller closes it.
+        """
+        jid = self.command("prep_jid")["jid"]
+        listener = events.EventListener(self.cfg.sock_dir, ("ff/job/",))
+        try:
+            self._sync(listener, f"ff/job/{jid}/sync")
+        except BaseException:
+            listener.close()
+            raise
+        return listener
 
     def run(
         self,
@@ -86,10 +111,20 @@ class LocalClient:
         timeout: float | None = None,
         user: str = "",
         ret: str = "",
+        listener: events.EventListener | None = None,
     ) -> Job:
-        """Publish a job and return a :class:`Job` to wait on its returns."""
+        """Publish a job and return a :class:`Job` to wait on its returns.
+
+        With ``listener`` (from :meth:`listen`) the job's events are read from
+        it and the :class:`Job` leaves it open; otherwise the job has a
+        listener of its own, closed when its returns are done. A target whose
+        syntax is wrong raises :class:`~fluxforge.errors.TargetError`.
+        """
+        check_target(tgt, tgt_type, self.cfg.nodegroups)
         jid = self.command("prep_jid")["jid"]
-        listener = events.EventListener(self.cfg.sock_dir, (f"ff/job/{jid}/",))
+        own = listener is None
+        if listener is None:
+            listener = events.EventListener(self.cfg.sock_dir, (f"ff/job/{jid}/",))
         timeout = self.cfg.timeout if timeout is None else timeout
         load = {
             "jid": jid,
@@ -103,12 +138,22 @@ class LocalClient:
             "timeout": float(timeout),
         }
         try:
-            self._sync(listener, f"ff/job/{jid}/sync")
+            if own:
+                self._sync(listener, f"ff/job/{jid}/sync")
             published = self.command("publish", load=load)
         except BaseException:
-            listener.close()
+            if own:
+                listener.close()
             raise
-        return Job(self, listener, jid, list(published["minions"]), float(timeout))
+        return Job(
+            self,
+            listener,
+            jid,
+            list(published["minions"]),
+            float(timeout),
+            unknown=list(published.get("unknown", [])),
+            owns_listener=own,
+        )
 
     def _sync(self, listener: events.EventListener, tag: str) -> None:
         """Wait until ``listener``'s subscription is live, so that no event is missed.
@@ -130,28 +175,66 @@ class LocalClient:
         self.sock.close(0)
 
 
+def check_target(tgt: str | list[str], tgt_type: str, nodegroups: dict[str, Any]) -> None:
+    """Check the syntax of a pcre or compound target before it is published.
+
+    The master checks every target anyway; this only saves the round trip
+    and names the error the same way (``invalid target: ...``). It works
+    with :func:`fluxforge.targeting.check` taking ``(tgt, tgt_type)`` or
+    ``(tgt, tgt_type, nodegroups)``.
+    """
+    if tgt_type not in PRECHECKED_TYPES:
+        return
+    check = getattr(targeting, "check", None)
+    if check is None:
+        return
+    try:
+        takes_nodegroups = len(inspect.signature(check).parameters) >= 3
+    except (TypeError, ValueError):
+        return
+    try:
+        if takes_nodegroups:
+            check(tgt, tgt_type, nodegroups)
+        else:
+            check(tgt, tgt_type)
+    except TargetError as exc:
+        raise TargetError(f"{TARGET_ERROR_PREFIX}: {exc}") from None
+
+
 @dataclass
 class Job:
-    """A published job whose returns are arriving."""
+    """A published job whose returns are arriving.
+
+    ``minions`` are the minions the master expects; ``unknown`` are accepted
+    minions it could not decide for (no cached grains or pillar yet), which
+    received the job and decide themselves. After :meth:`returns`,
+    ``missing`` lists expected minions that did not return and
+    ``silent_unknown`` the undecided ones that did not (they need not have
+    been targeted, so they are not missing).
+    """
 
     client: LocalClient
     listener: events.EventListener
     jid: str
     minions: list[str]
     timeout: float
+    unknown: list[str] = field(default_factory=list)
+    owns_listener: bool = True
     received: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    silent_unknown: list[str] = field(default_factory=list)
 
     def returns(
         self, on_progress: Callable[[str, dict[str, Any]], None] | None = None
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(minion_id, return)`` as returns arrive.
 
-        Stops when every expected minion has returned, or when those that have
-        not have been silent (no return, no heartbeat) for ``timeout`` seconds.
-        Their ids are then in :attr:`missing`.
+        Stops when every expected or undecided minion has returned, or when
+        those that have not have been silent (no return, no heartbeat) for
+        ``timeout`` seconds. Their ids are then in :attr:`missing` and
+        :attr:`silent_unknown`. A return from any other minion is yielded too.
         """
-        expected = set(self.minions)
+        expected = {*self.minions, *self.unknown}
         pending = set(expected)
         start = time.monotonic()
         last_seen = dict.fromkeys(expected, start)
@@ -177,7 +260,6 @@ class Job:
                 minion_id = parts[4]
                 if parts[3] == "ret" and minion_id not in self.received:
                     self.received[minion_id] = data
-                    expected.add(minion_id)
                     pending.discard(minion_id)
                     yield minion_id, data
                 elif parts[3] == "prog" and minion_id in pending:
@@ -185,8 +267,15 @@ class Job:
                     if on_progress is not None:
                         on_progress(minion_id, data)
         finally:
+            if self.owns_listener:
+                self.listener.close()
+        self.missing = sorted(set(self.minions) - self.received.keys())
+        self.silent_unknown = sorted(set(self.unknown) - self.received.keys())
+
+    def close(self) -> None:
+        """Stop listening (for a job whose returns are not waited for)."""
+        if self.owns_listener:
             self.listener.close()
-        self.missing = sorted(expected - self.received.keys())
 
     def _reconcile(self, pending: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """Take from the job cache any return whose event this client missed."""

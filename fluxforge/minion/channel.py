@@ -204,9 +204,17 @@ class Channel:
         self.authenticated.set()
 
     async def authenticate_until_accepted(self, stop: asyncio.Event) -> None:
-        """Retry authentication every ``acceptance_wait_time`` until accepted or stopped."""
+        """Retry authentication every ``acceptance_wait_time`` until accepted or stopped.
+
+        A publication can make the minion authenticate meanwhile (see
+        :meth:`authenticate`); then this stops waiting, rather than
+        authenticating once more later.
+        """
         last = ""
         while not stop.is_set():
+            if self.authenticated.is_set():
+                log.info("%s: authenticated with master %s", self.id, self.cfg.master)
+                return
             try:
                 await self.authenticate()
                 log.info("%s: authenticated with master %s", self.id, self.cfg.master)
@@ -222,10 +230,15 @@ class Channel:
                         self.cfg.acceptance_wait_time,
                     )
                     last = str(exc)
-            try:
-                await asyncio.wait_for(stop.wait(), self.cfg.acceptance_wait_time)
-            except TimeoutError:
-                pass
+            waiters = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.authenticated.wait()),
+            ]
+            await asyncio.wait(
+                waiters, timeout=self.cfg.acceptance_wait_time, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in waiters:
+                waiter.cancel()
 
     # -- requests ---------------------------------------------------------
 

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from fluxforge.client import LocalClient
 from fluxforge.config import MasterConfig, build
 from fluxforge.testing import Cluster
@@ -62,6 +64,20 @@ def targeted(cluster: Cluster, *args: str) -> set[str]:
     res = cluster.ff(*args, "test.ping", "--out", "json")
     assert res.returncode == 0, res
     return set(res.json())
+
+
+def wait_subscribed(cluster: Cluster, *ids: str, timeout: float = 10.0) -> None:
+    """Wait until each minion has a TCP connection to the master's publisher again."""
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    while pending and time.monotonic() < deadline:
+        for minion_id in list(pending):
+            conns = psutil.Process(cluster.minions[minion_id].pid).net_connections("tcp")
+            if any(c.raddr and c.raddr.port == cluster.publish_port for c in conns):
+                pending.discard(minion_id)
+        time.sleep(0.05)
+    assert not pending, f"{sorted(pending)} did not reconnect to the publisher"
+    time.sleep(0.3)  # the subscription message follows the connection
 
 
 def test_every_targeting_form(cluster: Cluster) -> None:
@@ -255,6 +271,10 @@ def test_minions_the_master_knows_nothing_about_decide_for_themselves(cluster: C
         if name.startswith("minions.sqlite"):
             (cachedir / name).unlink()
     cluster.start_master()
+    # No job may reach the minions before this one (a job makes them
+    # re-authenticate and send grains), so wait for their subscriptions to
+    # reconnect by looking at their sockets.
+    wait_subscribed(cluster, "web1", "db1")
 
     # The master cannot tell whom -G selects, so every minion decides; db1
     # does not match and stays silent without counting as missing.

@@ -1,10 +1,17 @@
-"""Command-line argument words: keyword splitting, timeouts, list targets."""
+"""Command-line argument words: keywords, timeouts, list targets, targeting options."""
 
 from __future__ import annotations
 
 import pytest
 
-from fluxforge.cliargs import parse_target_list, parse_timeout, split_args
+from fluxforge.cliargs import (
+    TARGET_FLAGS,
+    parse_seconds,
+    parse_target_list,
+    parse_timeout,
+    split_args,
+    target_type,
+)
 from fluxforge.errors import UsageError
 
 
@@ -78,3 +85,54 @@ def test_parse_target_list(text: str, ids: list[str]) -> None:
 def test_parse_target_list_empty(text: str) -> None:
     with pytest.raises(UsageError):
         parse_target_list(text)
+
+
+# -- targeting options and seconds ------------------------------------------------
+
+
+def test_target_flags_are_unique_and_salts() -> None:
+    shorts = [flag.short for flag in TARGET_FLAGS]
+    assert shorts == ["-E", "-L", "-G", "-P", "-I", "-J", "-S", "-N", "-C"]
+    assert len({flag.long for flag in TARGET_FLAGS}) == len(TARGET_FLAGS)
+    assert [flag.tgt_type for flag in TARGET_FLAGS] == [
+        "pcre",
+        "list",
+        "grain",
+        "grain_pcre",
+        "pillar",
+        "pillar_pcre",
+        "ipcidr",
+        "nodegroup",
+        "compound",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "tgt_type"),
+    [([], "glob"), (["pcre"], "pcre"), (["compound"], "compound"), (["grain_pcre"], "grain_pcre")],
+)
+def test_target_type(chosen: list[str], tgt_type: str) -> None:
+    assert target_type(chosen) == tgt_type
+
+
+def test_target_type_two_options_names_both() -> None:
+    with pytest.raises(UsageError) as caught:
+        target_type(["list", "grain"])
+    assert str(caught.value) == "give at most one targeting option, got -L/--list and -G/--grain"
+
+
+def test_target_type_unknown() -> None:
+    with pytest.raises(UsageError, match="unknown target type 'bogus'"):
+        target_type(["bogus"])
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("1.5", 1.5), (" 2 ", 2.0)])
+def test_parse_seconds(text: str, seconds: float) -> None:
+    assert parse_seconds(text, "--batch-wait") == seconds
+
+
+@pytest.mark.parametrize("text", ["x", "", "-1", "nan", "inf"])
+def test_parse_seconds_rejects(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_seconds(text, "--batch-wait")
+    assert str(caught.value) == f"--batch-wait must be a number of seconds, 0 or more, got {text!r}"
