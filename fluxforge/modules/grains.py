@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fluxforge.context import JobContext, current
+from fluxforge.datapath import plain, traverse
 from fluxforge.errors import ExecutionError
 from fluxforge.grains import store
 from fluxforge.grains.core import all_grains
@@ -33,42 +34,14 @@ log = logging.getLogger("fluxforge.minion")
 _MISSING = object()
 
 
-def _plain(value: Any) -> Any:
-    """A deep copy made of plain dicts and lists, safe to return over the wire."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _traverse(data: Any, key: str, default: Any, delimiter: str) -> Any:
-    """Follow ``key`` (components joined by ``delimiter``) into nested mappings and lists."""
-    if isinstance(data, Mapping) and key in data:
-        return data[key]
-    if not key:
-        return default
-    for part in key.split(delimiter):
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-        elif isinstance(data, list | tuple):
-            try:
-                data = data[int(part)]
-            except (ValueError, IndexError):
-                return default
-        else:
-            return default
-    return data
-
-
 @inline
 def items() -> dict[str, Any]:
     """Return all grains as a dict.
 
     CLI example: ``ff '*' grains.items``
     """
-    plain: dict[str, Any] = _plain(current().grains)
-    return plain
+    everything: dict[str, Any] = plain(current().grains)
+    return everything
 
 
 @inline
@@ -80,7 +53,7 @@ def get(key: str, default: Any = "", delimiter: str = ":") -> Any:
 
     CLI example: ``ff '*' grains.get os_family``
     """
-    return _plain(_traverse(current().grains, key, default, delimiter))
+    return plain(traverse(current().grains, key, default, delimiter))
 
 
 @inline
@@ -99,7 +72,7 @@ def item(*keys: str) -> dict[str, Any]:
     CLI example: ``ff '*' grains.item os osrelease``
     """
     grains = current().grains
-    return {key: _plain(_traverse(grains, key, "", ":")) for key in keys}
+    return {key: plain(traverse(grains, key, "", ":")) for key in keys}
 
 
 @inline
@@ -111,7 +84,7 @@ def has_value(key: str) -> bool:
 
     CLI example: ``ff '*' grains.has_value pkg:apache``
     """
-    return _traverse(current().grains, key, _MISSING, ":") is not _MISSING
+    return traverse(current().grains, key, _MISSING, ":") is not _MISSING
 
 
 @inline
@@ -135,7 +108,7 @@ def filter_by(
     """
     if not isinstance(lookup_dict, Mapping):
         raise ExecutionError("filter_by: lookup_dict must be a mapping")
-    value = _traverse(current().grains, grain, [], ":")
+    value = traverse(current().grains, grain, [], ":")
     found: Any = None
     for each in value if isinstance(value, list) else [value]:
         for key in lookup_dict:
@@ -165,7 +138,7 @@ def filter_by(
             raise ExecutionError("filter_by: merge needs the matched entry to be a mapping")
         else:
             found = deep_merge(found, merge)
-    return _plain(found)
+    return plain(found)
 
 
 # --- changing grains --------------------------------------------------------
@@ -261,7 +234,7 @@ def _nest(
     grains = current().grains
     while delimiter in key:
         key, rest = key.rsplit(delimiter, 1)
-        seen = _traverse(grains, key, _MISSING, delimiter)
+        seen = traverse(grains, key, _MISSING, delimiter)
         parent: Any
         if isinstance(seen, list):
             parent = store.plain(seen)
@@ -276,7 +249,7 @@ def _nest(
             if not updated:
                 parent.append({rest: value})
         elif seen is _MISSING or isinstance(seen, Mapping):
-            kept = _traverse(stored, key, _MISSING, delimiter)
+            kept = traverse(stored, key, _MISSING, delimiter)
             parent = store.plain(kept) if isinstance(kept, Mapping) else {}
             if value is None and destructive:
                 parent.pop(rest, None)
@@ -315,7 +288,7 @@ def set_(
 
     CLI example: ``ff '*' grains.set apps:web:port 8080``
     """
-    existing = _traverse(current().grains, key, _MISSING, delimiter)
+    existing = traverse(current().grains, key, _MISSING, delimiter)
     if existing is not _MISSING and existing == val and (val is not None or not destructive):
         return _outcome("Grain is already set", {}, True)
     if existing is not None and not force:
@@ -373,7 +346,7 @@ def append(key: str, val: Any, convert: bool = False, delimiter: str = ":") -> A
 
     CLI example: ``ff '*' grains.append roles db``
     """
-    values = _plain(_traverse(current().grains, key, [], delimiter))
+    values = plain(traverse(current().grains, key, [], delimiter))
     if convert and not isinstance(values, list):
         values = [] if values is None else [values]
     if not isinstance(values, list):
@@ -394,7 +367,7 @@ def remove(key: str, val: Any, delimiter: str = ":") -> Any:
 
     CLI example: ``ff '*' grains.remove roles db``
     """
-    values = _plain(_traverse(current().grains, key, [], delimiter))
+    values = plain(traverse(current().grains, key, [], delimiter))
     if not isinstance(values, list):
         raise ExecutionError(f"the grain {key!r} is not a list ({values!r})")
     if val not in values:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxforge.context import current
+from fluxforge.datapath import plain, traverse
 from fluxforge.errors import ExecutionError, PillarError
 from fluxforge.loader import inline
 
@@ -25,41 +26,13 @@ def _pillar() -> Mapping[str, Any]:
     return job.pillar
 
 
-def _plain(value: Any) -> Any:
-    """A deep copy made of plain dicts and lists, safe to return over the wire."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _traverse(data: Any, key: str, default: Any, delimiter: str) -> Any:
-    """Follow ``key`` (parts joined by ``delimiter``) into nested mappings and lists."""
-    if isinstance(data, Mapping) and key in data:
-        return data[key]
-    if not key:
-        return default
-    for part in key.split(delimiter):
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-        elif isinstance(data, list | tuple):
-            try:
-                data = data[int(part)]
-            except (ValueError, IndexError):
-                return default
-        else:
-            return default
-    return data
-
-
 @inline
 def items() -> dict[str, Any]:
     """Return the whole pillar of this minion as a dict.
 
     CLI example: ``ff '*' pillar.items``
     """
-    data: dict[str, Any] = _plain(_pillar())
+    data: dict[str, Any] = plain(_pillar())
     return data
 
 
@@ -72,7 +45,7 @@ def get(key: str, default: Any = "", delimiter: str = ":") -> Any:
 
     CLI example: ``ff '*' pillar.get users:alice:shell /bin/sh``
     """
-    return _plain(_traverse(_pillar(), key, default, delimiter))
+    return plain(traverse(_pillar(), key, default, delimiter))
 
 
 @inline
@@ -82,7 +55,7 @@ def item(*keys: str) -> dict[str, Any]:
     CLI example: ``ff '*' pillar.item users ntp:servers``
     """
     pillar = _pillar()
-    return {key: _plain(_traverse(pillar, key, "", ":")) for key in keys}
+    return {key: plain(traverse(pillar, key, "", ":")) for key in keys}
 
 
 @inline
@@ -93,7 +66,7 @@ def keys(key: str = "") -> list[str]:
 
     CLI example: ``ff '*' pillar.keys users``
     """
-    value = _traverse(_pillar(), key, _MISSING, ":") if key else _pillar()
+    value = traverse(_pillar(), key, _MISSING, ":") if key else _pillar()
     if value is _MISSING:
         raise ExecutionError(f"pillar has no key {key!r}")
     if not isinstance(value, Mapping):
