@@ -18,7 +18,6 @@ publish, so the guarantee holds for every job.
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -179,24 +178,12 @@ def check_target(tgt: str | list[str], tgt_type: str, nodegroups: dict[str, Any]
     """Check the syntax of a pcre or compound target before it is published.
 
     The master checks every target anyway; this only saves the round trip
-    and names the error the same way (``invalid target: ...``). It works
-    with :func:`fluxforge.targeting.check` taking ``(tgt, tgt_type)`` or
-    ``(tgt, tgt_type, nodegroups)``.
+    and names the error the same way (``invalid target: ...``).
     """
     if tgt_type not in PRECHECKED_TYPES:
         return
-    check = getattr(targeting, "check", None)
-    if check is None:
-        return
     try:
-        takes_nodegroups = len(inspect.signature(check).parameters) >= 3
-    except (TypeError, ValueError):
-        return
-    try:
-        if takes_nodegroups:
-            check(tgt, tgt_type, nodegroups)
-        else:
-            check(tgt, tgt_type)
+        targeting.check(tgt, tgt_type, nodegroups)
     except TargetError as exc:
         raise TargetError(f"{TARGET_ERROR_PREFIX}: {exc}") from None
 

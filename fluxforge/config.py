@@ -61,7 +61,7 @@ class MasterConfig:
         16 * 1024 * 1024, "Largest request frame in bytes; larger ones are refused"
     )
     keep_jobs: int = opt(24, "Hours the job cache keeps jobs")
-    worker_threads: int = opt(2, "Threads for blocking work such as job cache writes")
+    worker_threads: int = opt(2, "Threads that compile pillar and read files for minions")
     file_roots: dict[str, list[str]] = opt(
         {"base": ["srv/fluxforge"]},
         "Per environment, the folders the file server serves, merged in order",

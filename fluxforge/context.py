@@ -42,7 +42,7 @@ class MinionHooks(Protocol):
         """Reload ``grains`` (and send them to the master), ``pillar`` or ``modules``."""
 
     def running(self) -> list[dict[str, Any]]:
-        """The jobs running on this minion: ``{jid, fun, arg, started}`` each."""
+        """The jobs running here, each ``{jid, fun, arg, tgt, tgt_type, user, started, pid}``."""
 
     def kill(self, jid: str) -> bool:
         """Ask the job ``jid`` to stop; False when no such job runs."""

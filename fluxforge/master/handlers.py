@@ -162,8 +162,9 @@ class Handlers:
                 return {"pillar": {}, "error": str(exc)}
 
         def done(reply: dict[str, Any]) -> dict[str, Any]:
-            if not reply["error"]:
-                self.minions.set_pillar(minion_id, reply["pillar"])
+            # After an error the minion has no pillar: neither may the cache,
+            # or the master would expect it for pillar targets it will refuse.
+            self.minions.set_pillar(minion_id, None if reply["error"] else reply["pillar"])
             return reply
 
         return Deferred(work, done)

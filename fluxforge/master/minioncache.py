@@ -67,13 +67,13 @@ class MinionCache(BatchedStore):
         """Store the grains a minion sent."""
         self._set(minion_id, 0, "grains", grains)
 
-    def set_pillar(self, minion_id: str, pillar: dict[str, Any]) -> None:
-        """Store the pillar compiled for a minion."""
+    def set_pillar(self, minion_id: str, pillar: dict[str, Any] | None) -> None:
+        """Store the pillar compiled for a minion (None: it has none, after an error)."""
         self._set(minion_id, 1, "pillar", pillar)
 
-    def _set(self, minion_id: str, index: int, column: str, value: dict[str, Any]) -> None:
+    def _set(self, minion_id: str, index: int, column: str, value: dict[str, Any] | None) -> None:
         self._data.setdefault(minion_id, [None, None])[index] = value
-        blob = msgpack.packb(value, use_bin_type=True)
+        blob = None if value is None else msgpack.packb(value, use_bin_type=True)
         self._put(_UPSERT.format(col=column), (minion_id, blob, time.time()))
 
     def forget(self, minion_ids: Iterable[str]) -> None:

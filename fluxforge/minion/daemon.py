@@ -103,6 +103,11 @@ class Minion:
             await self.load_pillar()
         except FluxForgeError as exc:
             self.warner.warn("introduce", f"{self.id}: could not send grains or get pillar: {exc}")
+            if not self.pillar and not self.pillar_error:
+                # Never let jobs mistake a pillar that did not come for an empty one.
+                self.pillar_error = (
+                    f"no pillar from the master ({exc}); run ffutil.refresh_pillar to try again"
+                )
         finally:
             self.pillar_ready.set()
 
@@ -171,8 +176,11 @@ class Minion:
 
     async def _when_ready(self, load: dict[str, Any]) -> None:
         """Decide on a job that came before the first pillar, once it is here."""
+        # The introduction may take an auth_timeout for the grains and then
+        # the pillar's own wait.
+        wait = PILLAR_WAIT_SECONDS + self.cfg.auth_timeout + 1
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.pillar_ready.wait(), PILLAR_WAIT_SECONDS)
+            await asyncio.wait_for(self.pillar_ready.wait(), wait)
         self._consider(load)
 
     def _consider(self, load: dict[str, Any]) -> None:
@@ -352,14 +360,20 @@ class Hooks:
     def __init__(self, minion: Minion) -> None:
         self.minion = minion
 
-    def _await(self, coro: Any, timeout: float) -> Any:
+    def _check_thread(self) -> asyncio.AbstractEventLoop:
         loop = self.minion._loop
         if loop is None or not loop.is_running():
-            coro.close()
             raise ExecutionError("the minion is not running")
         if threading.get_ident() == self.minion._loop_thread:
-            coro.close()
             raise ExecutionError("a function that talks to the master cannot be @inline")
+        return loop
+
+    def _await(self, coro: Any, timeout: float) -> Any:
+        try:
+            loop = self._check_thread()
+        except ExecutionError:
+            coro.close()
+            raise
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
 
     def request(self, kind: str, body: dict[str, Any], timeout: float = 30.0) -> Any:
@@ -373,6 +387,7 @@ class Hooks:
         pillar, so a job that changes grains returns only after the master
         can target by them.
         """
+        self._check_thread()
         minion = self.minion
         try:
             ctx: JobContext | None = current()
@@ -395,7 +410,8 @@ class Hooks:
 
     def running(self) -> list[dict[str, Any]]:
         """The jobs running on this minion, oldest first."""
-        jobs = sorted(self.minion._started.values(), key=lambda j: j["started"])
+        # list() copies in one step under the GIL while the loop may change the dict.
+        jobs = sorted(list(self.minion._started.values()), key=lambda j: j["started"])
         return [dict(job, pid=os.getpid()) for job in jobs]
 
     def kill(self, jid: str) -> bool:

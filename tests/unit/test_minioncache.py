@@ -49,3 +49,13 @@ def test_the_cache_file_is_private(tmp_path: Path) -> None:
     MinionCache(str(tmp_path)).close()
     mode = stat.S_IMODE(os.stat(tmp_path / "minions.sqlite").st_mode)
     assert mode == 0o600
+
+
+def test_a_failed_pillar_compile_leaves_the_pillar_unknown(tmp_path: Path) -> None:
+    cache = MinionCache(str(tmp_path))
+    cache.set_grains("web1", {"v": 1})
+    cache.set_pillar("web1", {"old": True})
+    cache.set_pillar("web1", None)
+    assert cache.get("web1") == ({"v": 1}, None)
+    cache.close()
+    assert MinionCache(str(tmp_path)).get("web1") == ({"v": 1}, None)
