@@ -105,6 +105,17 @@ class MinionConfig:
         "etc/fluxforge/grains", "Grains set by grains.setval, kept across restarts", path=True
     )
     nodegroups: dict[str, Any] = opt({}, "Named targets known to match.nodegroup on this minion")
+    file_roots: dict[str, list[str]] = opt(
+        {"base": ["srv/fluxforge"]},
+        "Masterless runs (ff-call --local): per environment, the folders of the state tree",
+        path=True,
+    )
+    pillar_roots: dict[str, list[str]] = opt(
+        {"base": ["srv/pillar"]},
+        "Masterless runs (ff-call --local): per environment, the pillar folders",
+        path=True,
+    )
+    failhard: bool = opt(False, "Stop a state run at the first state that fails")
 
 
 SECTIONS: dict[str, type] = {"master": MasterConfig, "minion": MinionConfig}

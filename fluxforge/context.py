@@ -29,6 +29,10 @@ def _no_events(tag: str, data: dict[str, Any]) -> None:
     return None
 
 
+def _no_progress(data: dict[str, Any]) -> None:
+    return None
+
+
 class MinionHooks(Protocol):
     """What a job may ask of the minion daemon running it (absent under ``ff-call --local``).
 
@@ -63,6 +67,13 @@ class JobContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     minion: MinionHooks | None = None
     pillar_error: str = ""
+    # The state modules (for the state engine) and the file client (the
+    # master's file server, or the local file_roots under ff-call --local).
+    states: Functions | None = None
+    files: Any = None
+    # Report progress of a long job (a state run: one call per state applied);
+    # the minion sends it to the master as a ``prog`` request.
+    progress: Callable[[dict[str, Any]], None] = _no_progress
 
 
 _current: contextvars.ContextVar[JobContext] = contextvars.ContextVar("fluxforge_job")

@@ -34,6 +34,9 @@ from fluxforge.errors import ExecutionError, UnknownFunction
 F = TypeVar("F", bound=Callable[..., Any])
 
 BUILTIN_MODULES = os.path.join(os.path.dirname(__file__), "modules")
+BUILTIN_STATES = os.path.join(os.path.dirname(__file__), "states")
+# Built-in plugin folders and the packages they are imported as.
+_BUILTIN_PACKAGES = {BUILTIN_MODULES: "fluxforge.modules", BUILTIN_STATES: "fluxforge.states"}
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
@@ -76,6 +79,16 @@ def _construct_null(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> None:
 
 _ArgLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 _ArgLoader.add_constructor("tag:yaml.org,2002:null", _construct_null)
+
+
+def execution_functions(cachedir: str) -> Functions:
+    """The execution modules of a minion: built-in ones and those synced to ``cachedir``."""
+    return Functions([BUILTIN_MODULES, extmods_dir(cachedir, "modules")])
+
+
+def state_functions(cachedir: str) -> Functions:
+    """The state modules of a minion: built-in ones and those synced to ``cachedir``."""
+    return Functions([BUILTIN_STATES, extmods_dir(cachedir, "states")], kind="states")
 
 
 def extmods_dir(cachedir: str, kind: str) -> str:
@@ -248,8 +261,9 @@ class Functions:
                 self._load_file(stem)
 
     def _import(self, stem: str, path: str) -> types.ModuleType:
-        if os.path.dirname(path) == BUILTIN_MODULES and self.kind == "modules":
-            return importlib.import_module(f"fluxforge.modules.{stem}")
+        package = _BUILTIN_PACKAGES.get(os.path.dirname(path))
+        if package is not None:
+            return importlib.import_module(f"{package}.{stem}")
         modname = f"fluxforge_ext.{self.kind}.{stem}"
         spec = importlib.util.spec_from_file_location(modname, path)
         if spec is None or spec.loader is None:

@@ -51,7 +51,8 @@ REQUEST_TYPES: dict[str, dict[str, Any]] = {
         "success": bool,
         "duration": Number,
     },
-    "prog": {"jid": str, "fun": str, "elapsed": Number},
+    # A running job's heartbeat; ``data`` says what it is doing ({} for a bare heartbeat).
+    "prog": {"jid": str, "fun": str, "elapsed": Number, "data": dict},
     "event": {"tag": str, "data": dict},
     # The minion's grains, sent after every authentication and on every change.
     "grains": {"grains": dict},

@@ -39,10 +39,10 @@ def main(
     logs.setup(log_level or "warning", stderr=True)
     from fluxforge.context import JobContext
     from fluxforge.grains.core import all_grains
-    from fluxforge.loader import BUILTIN_MODULES, Functions, extmods_dir
+    from fluxforge.loader import execution_functions
     from fluxforge.minion.runner import run_function
 
-    funcs = Functions([BUILTIN_MODULES, extmods_dir(cfg.cachedir, "modules")])
+    funcs = execution_functions(cfg.cachedir)
     ctx = JobContext(opts=cfg, grains=all_grains(cfg), pillar={}, funcs=funcs, fun=function)
     positional, keywords = split_args(args)
     outcome = run_function(ctx, function, positional, keywords)

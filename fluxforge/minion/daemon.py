@@ -22,9 +22,10 @@ from fluxforge.crypto import MinionIdentity, PublicationOpener
 from fluxforge.drain import Drainer, set_reconnect
 from fluxforge.errors import ConfigError, ExecutionError, FluxForgeError, TargetError, WireError
 from fluxforge.grains.core import all_grains
-from fluxforge.loader import BUILTIN_MODULES, Functions, extmods_dir
+from fluxforge.loader import Functions, execution_functions, state_functions
 from fluxforge.logs import Warner
 from fluxforge.minion.channel import Channel, RequestFailed, RequestRefused, replay_floor
+from fluxforge.minion.fileclient import FileClient
 from fluxforge.minion.runner import run_function
 from fluxforge.replay import JidWindow
 
@@ -58,7 +59,8 @@ class Minion:
         self.id = cfg.id
         self.identity = identity or MinionIdentity.load(cfg.pki_dir)
         self.ctx = ctx or zmq.Context.instance()
-        self.funcs = funcs or Functions([BUILTIN_MODULES, extmods_dir(cfg.cachedir, "modules")])
+        self.funcs = funcs or execution_functions(cfg.cachedir)
+        self.states = state_functions(cfg.cachedir)
         self.pool = pool or concurrent.futures.ThreadPoolExecutor(
             cfg.worker_threads, thread_name_prefix="job"
         )
@@ -67,6 +69,7 @@ class Minion:
         self.pillar_error = ""
         self.pillar_ready = asyncio.Event()
         self.hooks = Hooks(self)
+        self.files = FileClient(cfg.cachedir, self.hooks.request)
         self._started: dict[str, dict[str, Any]] = {}
         self.warner = Warner(log)
         self.jids = JidWindow()
@@ -251,7 +254,18 @@ class Minion:
             fire_event=self._fire,
             minion=self.hooks,
             pillar_error=self.pillar_error,
+            states=self.states,
+            files=self.files,
         )
+        started = time.monotonic()
+
+        def progress(data: dict[str, Any]) -> None:
+            elapsed = round(time.monotonic() - started, 3)
+            body = {"jid": jid, "fun": fun, "elapsed": elapsed, "data": wire.plain(data)}
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._spawn, self._heartbeat(body))
+
+        ctx.progress = progress
         self.running[jid] = ctx
         self._started[jid] = {
             "jid": jid,
@@ -287,7 +301,8 @@ class Minion:
             if future.done():
                 return
             elapsed = round(time.monotonic() - start, 3)
-            self._spawn(self._heartbeat({"jid": ctx.jid, "fun": ctx.fun, "elapsed": elapsed}))
+            body = {"jid": ctx.jid, "fun": ctx.fun, "elapsed": elapsed, "data": {}}
+            self._spawn(self._heartbeat(body))
             timer[0] = loop.call_later(interval, beat)
 
         timer = [loop.call_later(interval, beat)]
@@ -405,6 +420,7 @@ class Hooks:
                 ctx.pillar, ctx.pillar_error = minion.pillar, minion.pillar_error
         elif what == "modules":
             minion.funcs.scan()
+            minion.states.scan()
         else:
             raise ExecutionError(f"cannot refresh {what!r}: use grains, pillar or modules")
 

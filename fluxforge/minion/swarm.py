@@ -27,7 +27,7 @@ import zmq
 from fluxforge.config import MinionConfig
 from fluxforge.crypto import MinionIdentity
 from fluxforge.grains.core import all_grains
-from fluxforge.loader import BUILTIN_MODULES, Functions, extmods_dir
+from fluxforge.loader import execution_functions
 from fluxforge.minion.daemon import Minion
 
 log = logging.getLogger("fluxforge.swarm")
@@ -55,7 +55,7 @@ async def run_slice(base: MinionConfig, ids: list[str], stop: asyncio.Event) -> 
     ctx.set(zmq.MAX_SOCKETS, max(1024, 2 * len(ids) + 64))
     # One loader and one cachedir for the whole slice: a synced module
     # reaches every swarm minion of the process at once.
-    funcs = Functions([BUILTIN_MODULES, extmods_dir(base.cachedir, "modules")])
+    funcs = execution_functions(base.cachedir)
     pool = concurrent.futures.ThreadPoolExecutor(base.worker_threads, thread_name_prefix="job")
     core = all_grains(base)
     minions = []

@@ -256,7 +256,7 @@ def test_request_types_allow_list() -> None:
         # A minion cannot name whose pillar it wants: the id is the Box's sender.
         check({"env": "", "id": "other"}, REQUEST_TYPES["pillar"], "pillar")
     check({"tag": "x/y", "data": {}}, REQUEST_TYPES["event"], "event")
-    check({"jid": "1" * 20, "fun": "f", "elapsed": 2}, REQUEST_TYPES["prog"], "prog")
+    check({"jid": "1" * 20, "fun": "f", "elapsed": 2, "data": {}}, REQUEST_TYPES["prog"], "prog")
     with pytest.raises(MalformedFrame):
         check({"tag": "x/y", "data": []}, REQUEST_TYPES["event"], "event")
 

@@ -1,0 +1,1 @@
+"""Built-in state modules: ``file.managed``, ``pkg.installed``, ``service.running``, ..."""
