@@ -20,11 +20,18 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from fluxforge.errors import FileServerError
-from fluxforge.fileserver import DEFAULT_ENV, HASH_PREFIX, HashCache, check_env, check_path
+from fluxforge.fileserver import (
+    DEFAULT_ENV,
+    HASH_PREFIX,
+    FileServer,
+    HashCache,
+    check_env,
+    check_path,
+)
 
 Request = Callable[[str, dict[str, Any]], Any]
 
@@ -204,3 +211,23 @@ class FileClient:
             raise FileServerError(f"downloaded {path!r} does not match the master's hash")
         mode: int = first["mode"]
         return mode
+
+
+def local_client(cachedir: str, roots: Mapping[str, list[str]]) -> FileClient:
+    """A file client served by a :class:`FileServer` in this process (``ff-call --local``).
+
+    Masterless runs read the state tree from the minion's own ``file_roots``
+    through the same client (and the same path rules) as a minion that asks
+    its master.
+    """
+    server = FileServer(roots)
+    calls: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "file_list": lambda b: server.list_files(b["env"], b["prefix"]),
+        "file_hash": lambda b: server.file_hash(b["env"], b["path"]),
+        "file_fetch": lambda b: server.fetch(b["env"], b["path"], b["offset"]),
+    }
+
+    def request(kind: str, body: dict[str, Any]) -> Any:
+        return calls[kind](body)
+
+    return FileClient(cachedir, request)
