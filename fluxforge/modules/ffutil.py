@@ -21,7 +21,7 @@ from fluxforge.loader import extmods_dir
 from fluxforge.minion.fileclient import FileClient
 
 # Plugin kinds that can be synced, each from the folder ``_<kind>`` of the file roots.
-SYNC_KINDS = ("modules", "grains")
+SYNC_KINDS = ("modules", "grains", "states")
 
 
 def _hooks(fun: str) -> MinionHooks:
@@ -127,12 +127,30 @@ def sync_grains(saltenv: str = DEFAULT_ENV, refresh: bool = True) -> list[str]:
     return changed
 
 
+def sync_states(saltenv: str = DEFAULT_ENV, refresh: bool = True) -> list[str]:
+    """Sync state modules from ``ff://_states`` to this minion.
+
+    Works as :func:`sync_modules` for ``_states/*.py`` (custom states such
+    as ``mystate.configured``) and returns names such as
+    ``["states.mystate"]``. With ``refresh`` (the default) the minion
+    reloads its modules and states.
+
+    CLI example: ``ff '*' ffutil.sync_states``
+    """
+    hooks = _hooks("sync_states")
+    changed = _sync("states", saltenv, hooks)
+    if refresh:
+        hooks.refresh("modules")
+    return changed
+
+
 def sync_all(saltenv: str = DEFAULT_ENV, refresh: bool = True) -> dict[str, list[str]]:
     """Sync every kind of custom plugin from the file roots to this minion.
 
     Returns what each kind's sync returned, keyed by kind:
-    ``{"grains": [...], "modules": ["modules.hello"]}``. With ``refresh``
-    (the default) grains, pillar and modules are reloaded afterwards.
+    ``{"grains": [...], "modules": ["modules.hello"], "states": [...]}``. With
+    ``refresh`` (the default) grains, pillar, modules and states are reloaded
+    afterwards.
 
     CLI example: ``ff '*' ffutil.sync_all``
     """

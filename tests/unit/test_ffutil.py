@@ -67,6 +67,11 @@ def roots(tmp_path: Path) -> dict[str, Path]:
     (base / "_modules" / "nested" / "deep.py").write_text("X = 1\n")
     (base / "_grains" / "").mkdir(parents=True)
     (base / "_grains" / "rack.py").write_text('def rack() -> dict:\n    return {"rack": "r1"}\n')
+    (base / "_states").mkdir()
+    (base / "_states" / "site.py").write_text(
+        'def configured(name: str) -> dict:\n    """Nothing."""\n'
+        '    return {"name": name, "result": True, "changes": {}, "comment": ""}\n'
+    )
     (dev / "_modules").mkdir(parents=True)
     (dev / "_modules" / "hello.py").write_text(
         'def world() -> str:\n    """Dev."""\n    return "dev"\n'
@@ -158,8 +163,16 @@ def test_sync_grains_and_sync_all(ctx: JobContext, daemon: Daemon) -> None:
     assert call(ctx, "ffutil.sync_all") == {
         "grains": [],
         "modules": ["modules.hello", "modules.other"],
+        "states": ["states.site"],
     }
     assert daemon.refreshed == ["grains", "pillar", "modules"]
+    assert os.listdir(extmods(ctx, "states")) == ["site.py"]
+
+
+def test_sync_states(ctx: JobContext, daemon: Daemon) -> None:
+    assert call(ctx, "ffutil.sync_states") == ["states.site"]
+    assert daemon.refreshed == ["modules"]
+    assert call(ctx, "ffutil.sync_states") == []
 
 
 def test_sync_from_an_unknown_environment_fails_clearly(ctx: JobContext) -> None:
