@@ -398,6 +398,78 @@ def startup_costs(runs: int) -> dict[str, Any]:
     return out
 
 
+STATE_MINIONS = 10
+STATE_COUNT = 20
+# 20 states per minion: 12 managed files (one rendered from a template), 4
+# directories, 4 commands guarded by `creates` (the common shapes of a tree).
+STATE_TREE = {
+    "top.sls": "base:\n  '*':\n    - bench\n",
+    "motd.j2": "Welcome to {{ grains['id'] }} ({{ grains['kernel'] }})\n",
+    "bench.sls": """\
+{% set base = '/tmp/ff-bench-states/' ~ grains['id'] %}
+{% for i in range(4) %}
+dir{{ i }}:
+  file.directory:
+    - name: {{ base }}/d{{ i }}
+    - makedirs: True
+{% endfor %}
+{% for i in range(11) %}
+file{{ i }}:
+  file.managed:
+    - name: {{ base }}/d{{ i % 4 }}/f{{ i }}.conf
+    - contents: "setting_{{ i }} = {{ i * 7 }}"
+    - require:
+      - file: dir{{ i % 4 }}
+{% endfor %}
+motd:
+  file.managed:
+    - name: {{ base }}/motd
+    - source: ff://motd.j2
+    - template: jinja
+    - require:
+      - file: dir0
+{% for i in range(4) %}
+marker{{ i }}:
+  cmd.run:
+    - name: touch {{ base }}/marker{{ i }}
+    - creates: {{ base }}/marker{{ i }}
+    - require:
+      - file: file{{ i }}
+{% endfor %}
+""",
+}
+
+
+def state_apply(runs: int) -> dict[str, Any]:
+    """``ff '*' state.apply`` of 20 states on 10 real minions: first run, then unchanged runs."""
+    out: dict[str, Any] = {"minions": STATE_MINIONS, "states": STATE_COUNT}
+    with Cluster(master_opts={"auto_accept": True, "log_level": "warning"}) as c:
+        c.write_tree(c.file_root, STATE_TREE)
+        c.start_master()
+        ids = [f"s{i}" for i in range(STATE_MINIONS)]
+        for minion_id in ids:
+            c.start_minion(minion_id, log_level="warning")
+        c.wait_count("s*", STATE_MINIONS, timeout=60)
+        argv = [*command("ff"), "s*", "state.apply", "--out", "json", "-t", "30"]
+
+        def checked() -> float:
+            start = time.perf_counter()
+            proc = subprocess.run(argv, env=c.env, capture_output=True, text=True, check=False)
+            took = time.perf_counter() - start
+            returns = json.loads(proc.stdout or "{}")
+            counts = {len(r) if isinstance(r, dict) else 0 for r in returns.values()}
+            if proc.returncode != 0 or len(returns) != STATE_MINIONS or counts != {STATE_COUNT}:
+                raise RuntimeError(f"state.apply failed ({proc.returncode}): {proc.stderr[:300]}")
+            return took
+
+        out["first"] = checked()
+        out["unchanged"] = summary([checked() for _ in range(runs)])
+        argv.append("test=True")
+        out["test"] = summary([checked() for _ in range(runs)])
+    subprocess.run(["rm", "-rf", "/tmp/ff-bench-states"], check=False)
+    return out
+
+
 def measure(n: int, args: argparse.Namespace) -> dict[str, Any]:
     """Every per-N figure; a figure that fails is reported, not fatal."""
     log(f"N={n}: starting master and {n} swarm minions")
@@ -456,6 +528,18 @@ def print_tables(report: dict[str, Any]) -> None:
         f"{mi['master_cpu_us_per_return']:.0f} us, of which the event loop's thread "
         f"{mi['loop_cpu_us_per_return']:.0f} us\n"
     )
+    st = report.get("state_apply", {})
+    if "first" in st:
+        print(
+            f"| `ff '*' state.apply`, {st['states']} states on {st['minions']} minions | "
+            "median | p95 |\n|---|---|---|"
+        )
+        print(f"| first run (every state changes) | {fmt(st['first'])} | |")
+        for key, title in (("unchanged", "again (no changes)"), ("test", "test=True")):
+            print(f"| {title} | {fmt(st[key]['median'])} | {fmt(st[key]['p95'])} |")
+        print()
+    elif st:
+        print(f"state.apply: failed: {st.get('error')}\n")
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         (
             "`ff '*' test.ping` CLI (median / p95)",
@@ -583,6 +667,12 @@ def main() -> None:
     report["startup"] = startup_costs(args.runs)
     log("master ingest (pre-sealed returns)")
     report["master_ingest"] = master_ingest(args.ingest_peers, args.ingest_jobs)
+    log(f"state.apply, {STATE_COUNT} states on {STATE_MINIONS} minions")
+    try:
+        report["state_apply"] = state_apply(args.runs)
+    except Exception as exc:
+        log(f"state.apply failed: {exc}"[:300])
+        report["state_apply"] = {"error": str(exc)[:300]}
     report["results"] = [measure(n, args) for n in counts]
     if args.compare_salt:
         report["salt"] = compare_salt(args)

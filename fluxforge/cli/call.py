@@ -1,19 +1,46 @@
-"""``ff-call``: run an execution function on this host."""
+"""``ff-call``: run an execution function on this host.
+
+With ``--local`` nothing talks to a master: the job's context is built here
+from the minion configuration. State runs (``state.apply`` ...) read the
+state tree from the minion's ``file_roots`` through the same file client a
+minion uses with its master, and the pillar is compiled here from the
+minion's ``pillar_roots``, as the master would compile it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fluxforge import config, logs, output
-from fluxforge.cli.common import CONTEXT, boundary, common_options, fail, out_option
+from fluxforge.cli.common import (
+    CONTEXT,
+    boundary,
+    common_options,
+    fail,
+    out_option,
+    state_output_option,
+)
 from fluxforge.cliargs import split_args
+
+if TYPE_CHECKING:
+    from fluxforge.context import JobContext
+
+log = logging.getLogger("fluxforge.call")
+
+# The minion id ff-call shows its return under, as salt-call does.
+LOCAL_ID = "local"
 
 
 @click.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
 @click.option("--local", is_flag=True, help="Run without a master (the only mode so far).")
-@out_option()
+@out_option(default=None)
+@state_output_option
 @common_options
 @click.argument("function")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -22,7 +49,8 @@ def main(
     function: str,
     args: tuple[str, ...],
     local: bool,
-    out: str,
+    out: str | None,
+    state_output: str,
     config_path: str | None,
     log_level: str | None,
 ) -> None:
@@ -32,24 +60,95 @@ def main(
     Examples:
       ff-call --local grains.items
       ff-call --local cmd.run 'df -h' --out json
+      ff-call --local state.apply test=True
+      ff-call --local state.sls web --state-output changes
+
+    With --local, state runs read the state tree from the minion's
+    file_roots and the pillar from its pillar_roots. They are shown with the
+    highstate outputter unless --out says otherwise, and each state is
+    reported on stderr as it finishes ([3/20] file.managed /etc/motd: changed).
+
+    Exit codes: 0 the function succeeded, 1 it failed (a state run with a
+    failed state included), 2 usage or config error.
     """
     if not local:
         fail("ff-call needs --local for now: calling through the master comes later")
     cfg = config.load(config_path).minion
     logs.setup(log_level or "warning", stderr=True)
-    from fluxforge.context import JobContext
-    from fluxforge.grains.core import all_grains
-    from fluxforge.loader import execution_functions
     from fluxforge.minion.runner import run_function
 
-    funcs = execution_functions(cfg.cachedir)
-    ctx = JobContext(opts=cfg, grains=all_grains(cfg), pillar={}, funcs=funcs, fun=function)
+    ctx = local_context(cfg, function)
     positional, keywords = split_args(args)
     outcome = run_function(ctx, function, positional, keywords)
     value = outcome["return"]
+    out = out or output.default_outputter(function)
     if out == "json":
-        click.echo(output.format_all({"local": value}, "json"))
+        click.echo(output.format_all({LOCAL_ID: value}, "json"))
     else:
         color = output.use_color(sys.stdout)
-        sys.stdout.write(output.format_return("local", value, out, color, not outcome["success"]))
+        text = output.format_return(
+            LOCAL_ID, value, out, color, not outcome["success"], state_output=state_output
+        )
+        sys.stdout.write(text)
     sys.exit(0 if outcome["success"] else 1)
+
+
+def local_context(cfg: config.MinionConfig, function: str) -> JobContext:
+    """The :class:`~fluxforge.context.JobContext` of a masterless run of ``function``.
+
+    Execution and state modules (built-in and synced ones), the core and
+    custom grains, the file client over ``file_roots``, and the pillar
+    compiled from ``pillar_roots`` (``{}`` with the reason in
+    ``pillar_error`` when it does not compile). A state run's progress is
+    printed on stderr, one line per state.
+    """
+    from fluxforge.context import JobContext
+    from fluxforge.grains.core import all_grains
+    from fluxforge.loader import execution_functions, state_functions
+    from fluxforge.minion.fileclient import local_client
+
+    grains = all_grains(cfg)
+    pillar, pillar_error = local_pillar(cfg, grains)
+    ctx = JobContext(
+        opts=cfg,
+        grains=grains,
+        pillar=pillar,
+        pillar_error=pillar_error,
+        funcs=execution_functions(cfg.cachedir),
+        fun=function,
+        states=state_functions(cfg.cachedir),
+        files=local_client(cfg.cachedir, cfg.file_roots),
+    )
+    if function in output.STATE_RUN_FUNCTIONS:
+        ctx.progress = _print_progress
+    return ctx
+
+
+def local_pillar(cfg: config.MinionConfig, grains: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """``(pillar, error)``: this minion's pillar, compiled from its own ``pillar_roots``.
+
+    Compiled as a master would (top files, includes, merging), with the
+    minion's ``nodegroups`` for ``N@`` targets and no ``ext_pillar``. No top
+    file gives ``{}``; a compile error gives ``{}`` and its one-line reason,
+    which is also logged as a warning.
+    """
+    from fluxforge.errors import PillarError
+    from fluxforge.pillar import compile_pillar
+
+    master_cfg = dataclasses.replace(
+        config.build(config.MasterConfig, {}, "<ff-call --local>", "master"),
+        root_dir=cfg.root_dir,
+        pillar_roots=cfg.pillar_roots,
+        nodegroups=cfg.nodegroups,
+    )
+    try:
+        return compile_pillar(master_cfg, cfg.id, grains), ""
+    except PillarError as exc:
+        log.warning("the pillar did not compile: %s", exc)
+        return {}, str(exc)
+
+
+def _print_progress(data: dict[str, Any]) -> None:
+    line = output.format_progress(data)
+    if line is not None:
+        click.echo(line, err=True)

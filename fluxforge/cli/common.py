@@ -1,5 +1,8 @@
 """What every command shares: ``-c``, ``--out``, ``--log-level`` and the error boundary.
 
+Commands that run functions also share ``--state-output``, the layout of the
+``highstate`` outputter.
+
 The boundary prints one line for a :class:`~fluxforge.errors.FluxForgeError`
 and exits with its code; a traceback appears only with ``--log-level debug``.
 """
@@ -14,12 +17,12 @@ from typing import Any, TypeVar
 
 import click
 
-from fluxforge import __version__, logs
+from fluxforge import __version__, logs, output
 from fluxforge.errors import FluxForgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-OUT_CHOICES = ("nested", "json", "yaml", "raw", "txt")
+OUT_CHOICES = output.OUTPUTTERS
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
@@ -43,8 +46,19 @@ def common_options(fn: F) -> F:
     return fn
 
 
-def out_option(default: str = "nested") -> Callable[[F], F]:
-    """Add ``--out``."""
+def out_option(default: str | None = "nested") -> Callable[[F], F]:
+    """Add ``--out``; with ``default`` None it is ``nested``, or ``highstate`` for a state run.
+
+    A command given None resolves it with :func:`fluxforge.output.default_outputter`.
+    """
+    if default is None:
+        return click.option(
+            "--out",
+            "out",
+            type=click.Choice(OUT_CHOICES),
+            default=None,
+            help="Output format [default: nested; highstate for state.apply, state.sls ...].",
+        )
     return click.option(
         "--out",
         "out",
@@ -53,6 +67,20 @@ def out_option(default: str = "nested") -> Callable[[F], F]:
         show_default=True,
         help="Output format.",
     )
+
+
+def state_output_option(fn: F) -> F:
+    """Add ``--state-output``: how the highstate outputter lays out each state."""
+    return click.option(
+        "--state-output",
+        "state_output",
+        type=click.Choice(output.STATE_OUTPUTS),
+        default="full",
+        show_default=True,
+        help="With the highstate outputter: full (every field of every state), terse (one "
+        "line each), mixed (full for failures only) or changes (leave out states that "
+        "succeeded without changes).",
+    )(fn)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -11,7 +12,14 @@ import click
 
 from fluxforge import config, logs, output
 from fluxforge.batch import Batch, parse_batch_size, succeeded, unknown_note
-from fluxforge.cli.common import CONTEXT, boundary, common_options, fail, out_option
+from fluxforge.cli.common import (
+    CONTEXT,
+    boundary,
+    common_options,
+    fail,
+    out_option,
+    state_output_option,
+)
 from fluxforge.cliargs import (
     TARGET_FLAGS,
     parse_seconds,
@@ -71,8 +79,14 @@ def batch_options(fn: F) -> F:
 @batch_options
 @click.option("-t", "--timeout", "timeout", metavar="SECONDS", help="Wait this long for silence.")
 @click.option("--async", "is_async", is_flag=True, help="Print the jid and exit at once.")
-@click.option("-v", "--verbose", is_flag=True, help="Show the jid and progress of long jobs.")
-@out_option()
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the jid, long jobs, and each state as it is applied.",
+)
+@out_option(default=None)
+@state_output_option
 @common_options
 @click.argument("target")
 @click.argument("function")
@@ -88,7 +102,8 @@ def main(
     timeout: str | None,
     is_async: bool,
     verbose: bool,
-    out: str,
+    out: str | None,
+    state_output: str,
     config_path: str | None,
     log_level: str | None,
     **flags: bool,
@@ -110,11 +125,19 @@ def main(
       ff -C 'G@roles:web and not L@web3' test.ping
       ff -b 2 --batch-wait 5 'web*' cmd.run 'systemctl restart nginx'
       ff -b 25% --failhard -G roles:db test.ping
+      ff 'web*' state.apply test=True --state-output changes
 
     A token NAME=VALUE is a keyword argument when NAME is an identifier.
     With -b, test.ping first finds the targeted minions that are up; the job
     then runs on at most N of them at a time, the next starting as soon as
     one returns; progress lines go to stderr.
+
+    State runs (state.apply, state.sls, state.highstate, state.single ...)
+    are shown with the highstate outputter unless --out says otherwise. With
+    -v each state is reported on stderr as it finishes
+    (web1: [3/20] file.managed /etc/motd: changed); without -v, when stderr
+    is a terminal, one status line shows how far each minion has got, and is
+    erased before the results are printed.
 
     Exit codes: 0 all succeeded, 1 a function failed (or --failhard
     stopped the batch), 2 usage or config error, 3 no minion matched,
@@ -141,6 +164,8 @@ def main(
     wait = parse_timeout(timeout) if timeout is not None else cfg.timeout
     positional, keywords = split_args(args)
     tgt: str | list[str] = parse_target_list(target) if tgt_type == "list" else target
+    printer = _ReturnPrinter(out or output.default_outputter(function), state_output)
+    progress = _Progress(verbose, live=not verbose and _is_terminal(sys.stderr))
     client = LocalClient(cfg)
     try:
         if size is not None:
@@ -155,9 +180,9 @@ def main(
                 wait=pause,
                 timeout=wait,
                 failhard=failhard,
-                note=_note,
+                note=progress.note,
             )
-            sys.exit(_run_batch(run, out, verbose))
+            sys.exit(_run_batch(run, printer, progress))
         job = client.run(tgt, function, positional, keywords, tgt_type, wait)
         if not job.minions and not job.unknown:
             job.close()
@@ -170,8 +195,9 @@ def main(
         if verbose:
             undecided = f" (and {len(job.unknown)} undecided)" if job.unknown else ""
             _note(f"Executing job with jid {job.jid} on {len(job.minions)} minion(s){undecided}")
-        sys.exit(_finish_job(job, out, verbose))
+        sys.exit(_finish_job(job, printer, progress))
     finally:
+        progress.clear()
         client.close()
 
 
@@ -179,8 +205,8 @@ def _note(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _finish_job(job: Job, out: str, verbose: bool) -> int:
-    failed = _show(job.returns(on_progress=_progress_printer(job.received, verbose)), out)
+def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
+    failed = printer(job.returns(on_progress=progress), progress)
     if job.silent_unknown:
         _note(unknown_note(job.silent_unknown))
     if not job.minions and not job.received:
@@ -192,9 +218,8 @@ def _finish_job(job: Job, out: str, verbose: bool) -> int:
     return EXIT_MISSING if job.missing else EXIT_OK
 
 
-def _run_batch(run: Batch, out: str, verbose: bool) -> int:
-    received: dict[str, Any] = {}
-    failed = _show(run.returns(on_progress=_progress_printer(received, verbose)), out, received)
+def _run_batch(run: Batch, printer: _ReturnPrinter, progress: _Progress) -> int:
+    failed = printer(run.returns(on_progress=progress), progress)
     if not run.matched:
         _note("No minions matched the target; nothing was run.")
         return EXIT_NO_MATCH
@@ -212,50 +237,135 @@ def _report_missing(missing: list[str], timeout: float, suffix: str) -> None:
         )
 
 
-def _show(
-    returns: Iterable[tuple[str, dict[str, Any]]],
-    out: str,
-    received: dict[str, Any] | None = None,
-) -> bool:
-    """Print each return as it arrives (``json``: all at the end); True if any failed."""
-    color = output.use_color(sys.stdout)
-    failed = False
-    collected: dict[str, Any] = {}
-    for minion_id, ret in returns:
-        if received is not None:
-            received[minion_id] = ret
-        ok = succeeded(ret)
-        failed |= not ok
-        if out == "json":
-            collected[minion_id] = ret.get("return")
-        else:
-            text = output.format_return(minion_id, ret.get("return"), out, color, failed=not ok)
+class _ReturnPrinter:
+    """Prints returns with one outputter (and ``--state-output`` layout)."""
+
+    def __init__(self, out: str, state_output: str) -> None:
+        self.out = out
+        self.state_output = state_output
+
+    def __call__(self, returns: Iterable[tuple[str, dict[str, Any]]], progress: _Progress) -> bool:
+        """Print each return as it arrives (``json``: all at the end); True if any failed.
+
+        A return counts as failed unless its ``success`` is true and its
+        retcode 0, so a state run with a failed state (retcode 2) fails.
+        """
+        color = output.use_color(sys.stdout)
+        failed = False
+        collected: dict[str, Any] = {}
+        for minion_id, ret in returns:
+            progress.returned(minion_id)
+            ok = succeeded(ret)
+            failed |= not ok
+            if self.out == "json":
+                collected[minion_id] = ret.get("return")
+                continue
+            text = output.format_return(
+                minion_id,
+                ret.get("return"),
+                self.out,
+                color,
+                failed=not ok,
+                state_output=self.state_output,
+            )
             sys.stdout.write(text)
             sys.stdout.flush()
-    if out == "json":
-        click.echo(output.format_all(collected, "json"))
-    return failed
+        progress.clear()
+        if self.out == "json":
+            click.echo(output.format_all(collected, "json"))
+        return failed
 
 
-def _progress_printer(
-    received: dict[str, Any], verbose: bool
-) -> Callable[[str, dict[str, Any]], None]:
-    """With ``verbose``, a heartbeat callback that shows, at most once a second, who still runs."""
-    busy: dict[str, float] = {}
-    shown = [time.monotonic()]
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
-    def progress(minion_id: str, data: dict[str, Any]) -> None:
-        busy[minion_id] = float(data.get("elapsed", 0))
-        if verbose and time.monotonic() - shown[0] >= 1.0:
-            shown[0] = time.monotonic()
-            names = sorted(m for m in busy if m not in received)
-            if not names:
-                return
-            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-            longest = max(busy[m] for m in names)
-            _note(
-                f"still running on {len(names)} minion(s): {', '.join(names[:5])}{more} "
-                f"({longest:.0f}s)"
-            )
 
-    return progress
+class _Progress:
+    """What ``ff`` shows on stderr while a job runs: the job's progress callback.
+
+    Heartbeats (``data`` empty) only say that a minion still runs; a state
+    run also reports each state as it finishes (``data`` is ``{n, total, id,
+    state, name, result, changed}``).
+
+    ``verbose`` (``-v``): one line per state report,
+    ``web1: [3/20] file.managed /etc/motd: changed``, and at most once a
+    second the minions still running. ``live`` (no ``-v``, stderr a
+    terminal): one status line, ``states: web1 3/20, web2 7/20``, rewritten
+    in place at most ten times a second and erased before ``ff`` prints a
+    return or a note, so it never mixes into them. Neither (stderr is not a
+    terminal: a script or a log): nothing.
+    """
+
+    LIVE_INTERVAL = 0.1
+
+    def __init__(self, verbose: bool, live: bool) -> None:
+        self.verbose = verbose
+        self.live = live
+        self.done: set[str] = set()
+        self.busy: dict[str, float] = {}
+        self.steps: dict[str, str] = {}
+        self.shown_busy = time.monotonic()
+        self.shown_live = 0.0
+        self.status = ""
+
+    def __call__(self, minion_id: str, event: dict[str, Any]) -> None:
+        self.busy[minion_id] = float(event.get("elapsed", 0))
+        data = event.get("data")
+        line = output.format_progress(data)
+        if line is not None and isinstance(data, dict):
+            self.steps[minion_id] = f"{data['n']}/{data.get('total', '?')}"
+            if self.verbose:
+                self.note(f"{minion_id}: {line}")
+            elif self.live:
+                self._redraw()
+        if self.verbose and time.monotonic() - self.shown_busy >= 1.0:
+            self.shown_busy = time.monotonic()
+            self._still_running()
+
+    def returned(self, minion_id: str) -> None:
+        """Forget a minion that has returned, and erase the status line before its return."""
+        self.done.add(minion_id)
+        self.clear()
+
+    def note(self, text: str) -> None:
+        """Print one line on stderr (the status line erased first)."""
+        self.clear()
+        _note(text)
+
+    def clear(self) -> None:
+        """Erase the status line, if one is shown."""
+        if self.status:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self.status = ""
+
+    def _redraw(self) -> None:
+        now = time.monotonic()
+        if now - self.shown_live < self.LIVE_INTERVAL:
+            return
+        self.shown_live = now
+        running = [f"{m} {step}" for m, step in sorted(self.steps.items()) if m not in self.done]
+        if not running:
+            self.clear()
+            return
+        text = "states: " + ", ".join(running)
+        width = max(shutil.get_terminal_size().columns - 1, 10)
+        if len(text) > width:
+            text = text[: width - 3] + "..."
+        sys.stderr.write("\r\033[K" + text)
+        sys.stderr.flush()
+        self.status = text
+
+    def _still_running(self) -> None:
+        names = sorted(m for m in self.busy if m not in self.done)
+        if not names:
+            return
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        longest = max(self.busy[m] for m in names)
+        self.note(
+            f"still running on {len(names)} minion(s): {', '.join(names[:5])}{more} "
+            f"({longest:.0f}s)"
+        )

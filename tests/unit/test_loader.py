@@ -210,8 +210,10 @@ def test_virtualname_renames_module(tmp_path: Path) -> None:
     assert "bar" in funcs.modules()
     assert "foo" not in funcs.modules()
     assert "test" in funcs.modules()
-    with pytest.raises(UnknownFunction, match=re.escape("did you mean 'bar.fn'")):
+    with pytest.raises(UnknownFunction, match=re.escape("'foo.fn' is not a known function")):
         funcs.get("foo.fn")
+    with pytest.raises(UnknownFunction, match=re.escape("did you mean 'bar.fn'")):
+        funcs.get("bar.fx")
 
 
 def test_custom_folder_alone(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def nested(value: object) -> str:
 
 
 def test_outputter_names() -> None:
-    assert OUTPUTTERS == ("nested", "json", "yaml", "raw", "txt")
+    assert OUTPUTTERS == ("nested", "json", "yaml", "raw", "txt", "highstate")
 
 
 # -- nested -------------------------------------------------------------------
