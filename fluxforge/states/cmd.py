@@ -1,0 +1,206 @@
+"""Command states: ``cmd.run``, ``cmd.wait``, ``cmd.script`` and their ``mod_watch``.
+
+A command always "changes" something when it runs: its changes are
+``{"pid", "retcode", "stdout", "stderr"}``, and a non-zero exit status
+fails the state. ``unless``, ``onlyif`` and ``creates`` are the engine's
+business: by the time a function here is called, they allowed the run. In
+test mode nothing runs: the result is None and the comment says which
+command would have been executed.
+
+``cmd.wait`` does nothing by itself; a state it ``watch``es that changed
+makes the engine call ``mod_watch``, which runs the command.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+from typing import Any
+
+from fluxforge.context import current
+from fluxforge.errors import FluxForgeError
+from fluxforge.fileserver import DEFAULT_ENV
+from fluxforge.results import unwrap
+
+
+def _ret(name: str) -> dict[str, Any]:
+    return {"name": name, "result": True, "changes": {}, "comment": ""}
+
+
+def _env(env: Any) -> dict[str, str] | None:
+    """Salt accepts ``env`` as a mapping or a list of one-key mappings."""
+    if env is None or env == "":
+        return None
+    if isinstance(env, list):
+        merged: dict[str, Any] = {}
+        for item in env:
+            if not isinstance(item, dict):
+                raise ValueError(f"env must be a mapping or a list of mappings, got {env!r}")
+            merged.update(item)
+        env = merged
+    if not isinstance(env, dict):
+        raise ValueError(f"env must be a mapping or a list of mappings, got {env!r}")
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _execute(
+    ret: dict[str, Any],
+    cmd: str,
+    cwd: str | None,
+    env: Any,
+    runas: str | None,
+    shell: str,
+    timeout: float | None,
+    stdin: str | None = None,
+) -> dict[str, Any]:
+    """Run ``cmd`` with cmd.run_all and fill ``ret`` with what happened."""
+    try:
+        value, retcode = unwrap(
+            current().funcs["cmd.run_all"](
+                cmd,
+                cwd=cwd,
+                env=_env(env),
+                stdin=stdin,
+                timeout=timeout,
+                runas=runas,
+                shell=shell,
+            )
+        )
+    except FluxForgeError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret["changes"] = {
+        "pid": value["pid"],
+        "retcode": retcode,
+        "stdout": value["stdout"],
+        "stderr": value["stderr"],
+    }
+    ret["result"] = retcode == 0
+    ret["comment"] = f'Command "{ret["name"]}" run' + (
+        "" if retcode == 0 else f" and exited {retcode}"
+    )
+    return ret
+
+
+def _would_run(ret: dict[str, Any], cmd: str) -> dict[str, Any]:
+    ret.update(result=None, comment=f'Command "{cmd}" would have been executed')
+    return ret
+
+
+def run(
+    name: str,
+    cwd: str | None = None,
+    env: Any = None,
+    runas: str | None = None,
+    shell: str = "/bin/sh",
+    timeout: float | None = None,
+    stdin: str | None = None,
+) -> dict[str, Any]:
+    """Run the command ``name`` with a shell; the state fails if it exits non-zero.
+
+    ``cwd``: the folder to run in. ``env``: variables set for it (a mapping,
+    or a list of one-key mappings as in Salt). ``runas``: the user to run as
+    (the minion must be root). ``shell``: the shell that runs it with
+    ``-c``. ``timeout``: seconds before it is killed. ``stdin``: text fed to it.
+    """
+    ret = _ret(name)
+    if current().test:
+        return _would_run(ret, name)
+    return _execute(ret, name, cwd, env, runas, shell, timeout, stdin)
+
+
+def wait(
+    name: str,
+    cwd: str | None = None,
+    env: Any = None,
+    runas: str | None = None,
+    shell: str = "/bin/sh",
+    timeout: float | None = None,
+    stdin: str | None = None,
+) -> dict[str, Any]:
+    """Run the command ``name`` only when a watched state changed (through :func:`mod_watch`).
+
+    Called by itself it does nothing. The arguments are those of :func:`run`.
+    """
+    return _ret(name)
+
+
+def _fetch(source: str, saltenv: str) -> str | None:
+    if source.startswith(("ff://", "salt://")):
+        files = current().files
+        if files is None:
+            raise FluxForgeError(f"no file client to fetch {source}")
+        return files.cache_file(source, saltenv)
+    return source if os.path.isfile(source) else None
+
+
+def script(
+    name: str,
+    source: str | None = None,
+    args: str | None = None,
+    cwd: str | None = None,
+    env: Any = None,
+    runas: str | None = None,
+    shell: str = "/bin/sh",
+    timeout: float | None = None,
+    saltenv: str = DEFAULT_ENV,
+) -> dict[str, Any]:
+    """Fetch a script from the file server and run it; the state fails if it exits non-zero.
+
+    ``source``: the script, ``ff://path`` (or ``salt://``) in the file roots,
+    or a local path; by default ``name``. ``args``: text of arguments
+    appended to its command line. The script runs with ``shell`` unless it
+    starts with ``#!``, in which case it runs as a program. ``cwd``, ``env``,
+    ``runas``, ``timeout``: as for :func:`run`. ``saltenv``: the environment
+    of the file server (the run's own, by default).
+    """
+    ret = _ret(name)
+    source = source or name
+    try:
+        path = _fetch(source, saltenv)
+    except FluxForgeError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if path is None:
+        ret.update(result=False, comment=f"Unable to fetch the script {source}")
+        return ret
+    if current().test:
+        return _would_run(ret, f"{source}{' ' + args if args else ''}")
+    folder = tempfile.mkdtemp(prefix="ff-script-")
+    try:
+        copy = os.path.join(folder, os.path.basename(path) or "script")
+        shutil.copyfile(path, copy)
+        if runas:
+            shutil.chown(folder, user=runas)
+            shutil.chown(copy, user=runas)
+        os.chmod(copy, 0o700)
+        with open(copy, "rb") as fh:
+            shebang = fh.read(2) == b"#!"
+        line = shlex.quote(copy) if shebang else f"{shlex.quote(shell)} {shlex.quote(copy)}"
+        if args:
+            line = f"{line} {args}"
+        return _execute(ret, line, cwd, env, runas, shell, timeout)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def mod_watch(
+    name: str, sfun: str | None = None, saltenv: str = DEFAULT_ENV, **kwargs: Any
+) -> dict[str, Any]:
+    """Run the command because a watched state changed.
+
+    Under ``cmd.wait`` and ``cmd.run`` the command runs (again); under
+    ``cmd.script`` the script does. ``kwargs`` are the state's arguments.
+    """
+    allowed = ("cwd", "env", "runas", "shell", "timeout", "stdin")
+    if sfun in ("wait", "run", "watch", None):
+        return run(name, **{k: v for k, v in kwargs.items() if k in allowed})
+    if sfun == "script":
+        keep = (*allowed[:-1], "source", "args")
+        opts = {k: v for k, v in kwargs.items() if k in keep}
+        return script(name, saltenv=saltenv, **opts)
+    ret = _ret(name)
+    ret.update(result=False, comment=f"cmd.{sfun} does not support watch")
+    return ret

@@ -1,0 +1,215 @@
+"""User states: ``user.present`` and ``user.absent``, through the ``user`` execution module.
+
+Changes name each attribute that was set, with its new value:
+``{"shell": "/bin/zsh", "groups": ["adm", "sudo"]}``. A new account's
+changes are its name and the attributes the state gave (what ``useradd``
+chose by itself, such as a free uid, is not predicted and not reported).
+``groups`` are the supplementary groups, never the primary one.
+"""
+
+from __future__ import annotations
+
+import grp
+from typing import Any
+
+from fluxforge.context import current
+
+
+def _ret(name: str) -> dict[str, Any]:
+    return {"name": name, "result": True, "changes": {}, "comment": ""}
+
+
+def _gid_of(group: int | str) -> int | None:
+    """The gid of a group given by gid or name, or None when there is no such group."""
+    try:
+        if isinstance(group, int) or str(group).isdigit():
+            return grp.getgrgid(int(group)).gr_gid
+        return grp.getgrnam(str(group)).gr_gid
+    except KeyError:
+        return None
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        value = [value]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _supplementary(name: str, primary_gid: int) -> set[str]:
+    return {g.gr_name for g in grp.getgrall() if name in g.gr_mem and g.gr_gid != primary_gid}
+
+
+def _wanted_groups(groups: Any, optional_groups: Any) -> tuple[set[str] | None, list[str]]:
+    """The supplementary groups asked for (None: not managed), and those that do not exist."""
+    if groups is None and optional_groups is None:
+        return None, []
+    wanted, missing = set(), []
+    for group in _as_list(groups):
+        gid = _gid_of(group)
+        if gid is None:
+            missing.append(group)
+        else:
+            wanted.add(_group_name(gid))
+    for group in _as_list(optional_groups):
+        gid = _gid_of(group)
+        if gid is not None:
+            wanted.add(_group_name(gid))
+    return wanted, missing
+
+
+def _plan(
+    name: str, info: dict[str, Any], want: dict[str, Any], groups: set[str] | None, remove: bool
+) -> dict[str, Any]:
+    """The attributes of the existing account ``name`` that differ from ``want``."""
+    changes = {key: value for key, value in want.items() if info.get(key) != value}
+    if groups is not None:
+        primary = want.get("gid", info["gid"])
+        have = _supplementary(name, primary)
+        target = {g for g in groups if _gid_of(g) != primary}
+        if not remove:
+            target |= have
+        if target != have:
+            changes["groups"] = sorted(target)
+    return changes
+
+
+def present(
+    name: str,
+    uid: int | None = None,
+    gid: int | str | None = None,
+    groups: Any = None,
+    optional_groups: Any = None,
+    remove_groups: bool = True,
+    home: str | None = None,
+    createhome: bool = True,
+    shell: str | None = None,
+    fullname: str | None = None,
+    system: bool = False,
+    usergroup: bool | None = None,
+    unique: bool = True,
+) -> dict[str, Any]:
+    """Ensure that the account ``name`` exists with the attributes given.
+
+    ``uid``, ``gid`` (gid or group name of the primary group), ``home``,
+    ``shell``, ``fullname``: set when given, left alone otherwise.
+    ``groups``: the supplementary groups, which must exist; with
+    ``remove_groups: False`` they are added to the account's other groups
+    instead of replacing them. ``optional_groups``: added when they exist.
+    ``createhome``, ``system``, ``usergroup``, ``unique``: used when the
+    account is created (see ``user.add``).
+    """
+    ctx = current()
+    funcs = ctx.funcs
+    ret = _ret(name)
+    wanted, missing = _wanted_groups(groups, optional_groups)
+    if missing:
+        ret.update(result=False, comment=f"These groups do not exist: {', '.join(missing)}")
+        return ret
+    want: dict[str, Any] = {}
+    if gid is not None and gid != "":
+        resolved = _gid_of(gid)
+        if resolved is None:
+            ret.update(result=False, comment=f"The primary group {gid} does not exist")
+            return ret
+        want["gid"] = resolved
+    for key, value in (("uid", uid), ("home", home), ("shell", shell), ("fullname", fullname)):
+        if value is not None:
+            want[key] = int(value) if key == "uid" else value
+    info = funcs["user.info"](name)
+    if not info:
+        changes = {"name": name, **want}
+        if wanted:
+            changes["groups"] = sorted(g for g in wanted if _gid_of(g) != want.get("gid"))
+        if ctx.test:
+            ret.update(result=None, changes=changes, comment=f"User {name} set to be added")
+            return ret
+        funcs["user.add"](
+            name,
+            uid=want.get("uid"),
+            gid=want.get("gid"),
+            groups=changes.get("groups"),
+            home=home,
+            shell=shell,
+            unique=unique,
+            system=system,
+            fullname=fullname or "",
+            createhome=createhome,
+            usergroup=usergroup,
+        )
+        return _verify(ret, name, want, wanted, remove_groups, changes, f"New user {name} created")
+    changes = _plan(name, info, want, wanted, remove_groups)
+    if not changes:
+        ret["comment"] = f"User {name} is present and up to date"
+        return ret
+    if ctx.test:
+        listing = ", ".join(f"{k}: {v}" for k, v in changes.items())
+        ret.update(
+            result=None, changes=changes, comment=f"User {name} set to be changed: {listing}"
+        )
+        return ret
+    for key, fun in (
+        ("uid", "chuid"),
+        ("gid", "chgid"),
+        ("home", "chhome"),
+        ("shell", "chshell"),
+        ("fullname", "chfullname"),
+    ):
+        if key in changes:
+            funcs[f"user.{fun}"](name, changes[key])
+    if "groups" in changes:
+        funcs["user.chgroups"](name, changes["groups"], append=False)
+    return _verify(ret, name, want, wanted, remove_groups, changes, f"Updated user {name}")
+
+
+def _verify(
+    ret: dict[str, Any],
+    name: str,
+    want: dict[str, Any],
+    wanted: set[str] | None,
+    remove: bool,
+    changes: dict[str, Any],
+    comment: str,
+) -> dict[str, Any]:
+    """Read the account again: report ``changes``, or what still differs as a failure."""
+    info = current().funcs["user.info"](name)
+    left = _plan(name, info, want, wanted, remove) if info else {"name": name}
+    ret["changes"] = changes
+    if left:
+        listing = ", ".join(f"{k}: {v}" for k, v in left.items())
+        ret.update(result=False, comment=f"{comment}, but these still differ: {listing}")
+    else:
+        ret["comment"] = comment
+    return ret
+
+
+def absent(name: str, purge: bool = False, force: bool = False) -> dict[str, Any]:
+    """Ensure that the account ``name`` does not exist.
+
+    ``purge``: delete its home folder and mail spool too. ``force``: even
+    while the user is logged in.
+    """
+    ctx = current()
+    ret = _ret(name)
+    if not ctx.funcs["user.info"](name):
+        ret["comment"] = f"User {name} is not present"
+        return ret
+    if ctx.test:
+        ret.update(result=None, changes={name: "removed"}, comment=f"User {name} set for removal")
+        return ret
+    ctx.funcs["user.delete"](name, remove=purge, force=force)
+    if ctx.funcs["user.info"](name):
+        ret.update(result=False, comment=f"Failed to remove user {name}")
+        return ret
+    ret.update(changes={name: "removed"}, comment=f"Removed user {name}")
+    return ret
