@@ -547,9 +547,11 @@ def _render_jinja(text: str, src: Source) -> str:
         code = env.compile(text, name=src.name, filename=src.name)
     except jinja2.TemplateSyntaxError as exc:
         raise _jinja_error(exc, text, src.name, src.show_source) from None
-    template = env.template_class.from_code(env, code, env.make_globals(None))
+    # The context is the template's globals (as in Salt), so a file imported
+    # without `with context` (`{% from 'map.jinja' import x %}`) sees grains too.
+    template = env.template_class.from_code(env, code, env.make_globals(dict(src.context)))
     try:
-        return template.render(dict(src.context))
+        return template.render()
     except RenderError:
         raise
     except Exception as exc:

@@ -9,7 +9,8 @@ from typing import Any
 
 from fluxforge import targeting
 from fluxforge.config import MasterConfig
-from fluxforge.errors import PillarError, RenderError, TargetError
+from fluxforge.errors import PillarError, RenderError
+from fluxforge.highstate import top as top_file
 from fluxforge.pillar.data import merge, nest
 from fluxforge.pillar.roots import Roots, roots_for
 from fluxforge.renderers import render
@@ -84,58 +85,25 @@ class Compiler:
     def _top_sections(
         self, data: Any, display: str, envs: list[str]
     ) -> list[tuple[str, list[str]]]:
-        if not isinstance(data, dict):
-            raise PillarError(f"{display}: must map environments to targets")
-        out = []
-        for section_env, targets in data.items():
-            if section_env not in self.cfg.pillar_roots:
-                raise PillarError(f"{display}: environment {section_env!r} is not in pillar_roots")
-            if section_env not in envs:
-                continue
-            if targets is None:
-                continue
-            if not isinstance(targets, dict):
-                raise PillarError(f"{display}: {section_env}: must map targets to SLS lists")
-            for tgt, entries in targets.items():
-                names, match = self._top_entry(tgt, entries, display, section_env)
-                if self._matches(str(tgt), match, display):
-                    out.append((section_env, names))
-        return out
+        return top_file.sections(
+            data,
+            display,
+            self._matches,
+            error=PillarError,
+            envs=envs,
+            known=self.cfg.pillar_roots,
+            known_label="pillar_roots",
+        )
 
-    def _top_entry(self, tgt: Any, entries: Any, display: str, env: str) -> tuple[list[str], str]:
-        where = f"{display}: {env}: target {str(tgt)[:80]!r}"
-        if entries is None:
-            entries = []
-        if isinstance(entries, str):
-            entries = [entries]
-        if not isinstance(entries, list):
-            raise PillarError(f"{where}: must be a list of SLS names")
-        names: list[str] = []
-        match = "glob"
-        for entry in entries:
-            if isinstance(entry, str):
-                names.append(entry)
-            elif isinstance(entry, dict) and set(entry) == {"match"}:
-                match = str(entry["match"])
-                if match not in targeting.TARGET_TYPES:
-                    known = ", ".join(targeting.TARGET_TYPES)
-                    raise PillarError(f"{where}: unknown match {match!r}; use one of {known}")
-            else:
-                raise PillarError(f"{where}: entries must be SLS names or {{match: TYPE}}")
-        return names, match
-
-    def _matches(self, tgt: str, match: str, display: str) -> bool:
-        try:
-            return targeting.matches(
-                tgt,
-                match,
-                self.minion_id,
-                grains=self.grains,
-                pillar={},
-                nodegroups=self.cfg.nodegroups,
-            )
-        except TargetError as exc:
-            raise PillarError(f"{display}: target {tgt[:80]!r}: {exc}")
+    def _matches(self, tgt: str, match: str) -> bool:
+        return targeting.matches(
+            tgt,
+            match,
+            self.minion_id,
+            grains=self.grains,
+            pillar={},
+            nodegroups=self.cfg.nodegroups,
+        )
 
     # --- SLS files -----------------------------------------------------------------
 

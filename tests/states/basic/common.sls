@@ -1,0 +1,1 @@
+common: test.succeed_without_changes

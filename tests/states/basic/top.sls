@@ -1,0 +1,11 @@
+base:
+  '*':
+    - common
+  'os:Debian':
+    - match: grain
+    - debian
+  'web*':
+    - web
+  'G@role:db and not web*':
+    - match: compound
+    - db

@@ -1,0 +1,3 @@
+web_conf:
+  test.succeed_with_changes:
+    - name: /etc/web.conf

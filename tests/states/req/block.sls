@@ -1,0 +1,2 @@
+waits:
+  rec.block: []

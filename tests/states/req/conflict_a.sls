@@ -1,0 +1,4 @@
+include:
+  - conflict_b
+shared_id:
+  rec.same: []

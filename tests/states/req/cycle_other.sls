@@ -1,0 +1,4 @@
+gamma:
+  rec.same:
+    - require:
+      - alpha

@@ -1,0 +1,4 @@
+target:
+  rec.args:
+    - mode: "0644"
+    - user: root

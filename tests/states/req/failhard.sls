@@ -1,0 +1,9 @@
+one:
+  rec.same: []
+
+stopper:
+  rec.fail:
+    - failhard: True
+
+never:
+  rec.same: []

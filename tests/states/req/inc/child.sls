@@ -1,0 +1,6 @@
+include:
+  - ..sibling
+  - inc
+
+inc_child:
+  rec.same: []

@@ -1,0 +1,5 @@
+include:
+  - .child
+
+inc_init:
+  rec.same: []

@@ -1,0 +1,3 @@
+from_pillar:
+  test.show_notification:
+    - text: "colour {{ pillar.get('colour', 'none') }}"

@@ -1,0 +1,8 @@
+one:
+  rec.same: []
+
+fails:
+  rec.fail: []
+
+after_fail:
+  rec.same: []

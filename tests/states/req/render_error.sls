@@ -1,0 +1,4 @@
+fine:
+  rec.same: []
+{{ undefined_thing.attr }}:
+  rec.same: []

@@ -1,0 +1,5 @@
+dep_one:
+  rec.same: []
+
+dep_two:
+  rec.changed: []

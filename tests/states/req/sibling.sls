@@ -1,0 +1,2 @@
+sibling:
+  rec.same: []

@@ -1,0 +1,3 @@
+fine:
+  rec.same: []
+  - oops

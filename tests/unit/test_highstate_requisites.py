@@ -1,0 +1,339 @@
+"""The state engine runs real trees (tests/states/req) through state.sls: requisites and order.
+
+Every run goes through the real file client, renderers, compiler, runner
+and loader; ``rec`` (tests/states/req/_states/rec.py) records what it did
+in a log file, so a test sees which states really ran, and in what order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fluxforge.config import MinionConfig, build
+from fluxforge.context import JobContext, activate, deactivate
+from fluxforge.loader import BUILTIN_STATES, Functions, execution_functions
+from fluxforge.minion.fileclient import local_client
+from fluxforge.results import Result
+
+TREE = Path(__file__).resolve().parent.parent / "states" / "req"
+
+
+class Harness:
+    """A job context over the ``req`` tree, and helpers to run SLS and read the log."""
+
+    def __init__(self, tmp_path: Path, **opts: Any) -> None:
+        self.dir = tmp_path
+        self.log_path = tmp_path / "log"
+        cache = str(tmp_path / "cache")
+        self.reports: list[dict[str, Any]] = []
+        self.ctx = JobContext(
+            opts=build(MinionConfig, {"id": "m1", "root_dir": str(tmp_path), **opts}),
+            grains={"os": "Debian"},
+            pillar={"log": str(self.log_path), "dir": str(tmp_path)},
+            funcs=execution_functions(cache),
+            states=Functions([BUILTIN_STATES, str(TREE / "_states")], kind="states"),
+            files=local_client(cache, {"base": [str(TREE)]}),
+            jid="20240101000000000001",
+            fun="state.sls",
+            progress=self.reports.append,
+        )
+
+    def sls(self, mods: str, **kwargs: Any) -> Result:
+        out = self.ctx.funcs["state.sls"](mods, **kwargs)
+        assert isinstance(out, Result)
+        return out
+
+    def run(self, mods: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+        """Run ``mods``; the results keyed by state ID (every tag's ID is unique here)."""
+        out = self.sls(mods, **kwargs)
+        assert isinstance(out.value, dict), out.value
+        self.last = out
+        return {ret["__id__"]: ret for ret in out.value.values()}
+
+    def log(self) -> list[str]:
+        if not self.log_path.exists():
+            return []
+        return self.log_path.read_text().splitlines()
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path)
+    token = activate(harness.ctx)
+    yield harness
+    deactivate(token)
+
+
+def run_order(results: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(results, key=lambda i: results[i]["__run_num__"])
+
+
+# --- order ------------------------------------------------------------------------------
+
+
+def test_definition_order_but_requisites_pull_their_targets_first(h: Harness) -> None:
+    res = h.run("order")
+    assert run_order(res) == ["last_defined", "first_defined", "middle"]
+    assert h.log() == ["same:last_defined", "same:first_defined", "same:middle"]
+
+
+def test_order_first_integers_unordered_negative_last(h: Harness) -> None:
+    res = h.run("order_kw")
+    assert run_order(res) == ["d_first", "f_one", "c_two", "b_plain", "e_negative", "a_last"]
+
+
+def test_return_format_keys_and_run_numbers(h: Harness) -> None:
+    out = h.sls("order")
+    assert list(out.value) == [
+        "rec_|-last_defined_|-last_defined_|-same",
+        "rec_|-first_defined_|-first_defined_|-same",
+        "rec_|-middle_|-middle_|-same",
+    ]
+    for n, ret in enumerate(out.value.values()):
+        assert set(ret) == {
+            "name",
+            "result",
+            "changes",
+            "comment",
+            "duration",
+            "start_time",
+            "__run_num__",
+            "__id__",
+            "__sls__",
+        }
+        assert ret["__run_num__"] == n and ret["__sls__"] == "order"
+        assert isinstance(ret["duration"], float) and ret["duration"] >= 0
+        assert len(ret["start_time"]) == len("12:00:00.000000")
+    assert out.retcode == 0
+
+
+def test_progress_is_reported_after_each_state(h: Harness) -> None:
+    h.run("watch")
+    assert [r["n"] for r in h.reports] == list(range(1, 11))
+    assert {r["total"] for r in h.reports} == {10}
+    first = h.reports[0]
+    assert first == {
+        "n": 1,
+        "total": 10,
+        "id": "conf",
+        "state": "rec.changed",
+        "name": "conf",
+        "result": True,
+        "changed": True,
+    }
+    assert h.reports[2]["result"] is False and h.reports[2]["changed"] is False
+
+
+# --- require -----------------------------------------------------------------------------
+
+
+def test_require_and_require_any(h: Harness) -> None:
+    res = h.run("require")
+    assert res["needs_broken"]["result"] is False
+    assert res["needs_broken"]["comment"] == "One or more requisite failed: require.broken"
+    assert "same:needs_broken" not in h.log()
+    assert res["needs_any"]["result"] is True and "same:needs_any" in h.log()
+    assert res["needs_any_all_failed"]["result"] is False
+    assert h.last.retcode == 2
+
+
+def test_require_in_by_name_by_sls_and_by_glob(h: Harness) -> None:
+    res = h.run("require")
+    order = run_order(res)
+    # The included SLS comes first (definition order), then the file's own states.
+    assert order[:2] == ["dep_one", "dep_two"]
+    assert order.index("reversed") < order.index("late") < order.index("by_name")
+    assert res["late"]["name"] == "late-name"
+    assert all(res[i]["result"] is True for i in ("by_sls", "by_glob", "by_name", "late"))
+
+
+# --- watch -------------------------------------------------------------------------------
+
+
+def test_watch_runs_mod_watch_when_a_watched_state_changed(h: Harness) -> None:
+    res = h.run("watch")
+    log = h.log()
+    assert res["svc"]["comment"] == "watch fired for same"
+    assert "watch:svc:same" in log and "same:svc" not in log
+    assert res["quiet_svc"]["comment"] == "same" and "same:quiet_svc" in log
+    assert "watch:any_svc:same" in log  # watch_any: one changed, one failed
+    assert res["watch_failed"]["result"] is False
+    assert res["watch_failed"]["comment"] == "One or more requisite failed: watch.broken"
+    # A module without mod_watch runs its function as usual.
+    assert res["plain_watcher"]["comment"] == "rec2 same"
+    # watch_in: the watching state comes after, and fires.
+    assert "watch:reverse_svc:same" in log
+    assert run_order(res).index("reverse_watched") < run_order(res).index("reverse_svc")
+
+
+# --- onchanges / onfail ------------------------------------------------------------------
+
+
+def test_onchanges_and_onchanges_any(h: Harness) -> None:
+    res = h.run("onchanges")
+    log = h.log()
+    assert "same:on_yes" in log
+    assert res["on_no"]["result"] is True and "same:on_no" not in log
+    assert res["on_no"]["comment"] == (
+        "State was not run because none of the onchanges reqs changed"
+    )
+    assert "same:on_mixed" in log
+    assert res["on_failed"]["result"] is False
+    assert res["on_failed"]["comment"] == "One or more requisite failed: onchanges.broken"
+    assert "same:on_any_failed" in log
+    assert "same:on_in" in log
+    assert run_order(res).index("changes_in") < run_order(res).index("on_in")
+
+
+def test_onfail_any_and_all(h: Harness) -> None:
+    res = h.run("onfail")
+    log = h.log()
+    assert "same:of_yes" in log
+    assert "same:of_no" not in log and res["of_no"]["result"] is True
+    assert res["of_no"]["comment"] == "State was not run because onfail req did not change"
+    assert "same:of_any" in log
+    assert "same:of_all_no" not in log and res["of_all_no"]["result"] is True
+    assert "same:of_all_yes" in log
+    assert "same:of_in" in log
+
+
+# --- prereq ------------------------------------------------------------------------------
+
+
+def test_prereq_runs_first_only_when_the_target_would_change(h: Harness) -> None:
+    res = h.run("prereq")
+    log = h.log()
+    assert log.index("same:graceful_down") == log.index("changed:deploy") - 1
+    assert res["noop_down"]["comment"] == "No changes detected"
+    assert "same:noop_down" not in log and "same:stable" in log
+    # Declared after its target, the prereq state still runs before it.
+    assert log.index("same:late_pre") < log.index("changed:late_target")
+    # When the prereq state fails, its target does not run.
+    assert res["fail_target"]["result"] is False
+    assert res["fail_target"]["comment"] == "One or more requisite failed: prereq.fail_down"
+    assert "changed:fail_target" not in log
+    assert log.index("same:in_pre") < log.index("changed:in_target")
+
+
+# --- use / listen ------------------------------------------------------------------------
+
+
+def test_use_copies_arguments_the_state_does_not_set(h: Harness) -> None:
+    res = h.run("use")
+    assert res["copier"]["comment"] == '{"mode": "0600", "user": "root"}'
+    assert res["taker"]["comment"] == '{"group": "staff"}'
+
+
+def test_listen_runs_mod_watch_at_the_end(h: Harness) -> None:
+    out = h.sls("listen")
+    tags = list(out.value)
+    assert tags[-2:] == [
+        "rec_|-listener_listener_|-listener_|-mod_watch",
+        "rec_|-listener_in_listener_|-in_listener_|-mod_watch",
+    ]
+    assert tags.index("rec_|-listener_|-listener_|-same") == 1  # runs in place too
+    log = h.log()
+    assert log[-2:] == ["watch:listener:same", "watch:in_listener:same"]
+    assert "watch:quiet_listener:same" not in log
+    assert out.value[tags[-1]]["__id__"] == "listener_in_listener"
+
+
+# --- failhard ----------------------------------------------------------------------------
+
+
+def test_failhard_on_a_state_stops_the_run(h: Harness) -> None:
+    res = h.run("failhard")
+    assert list(res) == ["one", "stopper"]
+    assert h.log() == ["same:one", "fail:stopper"]
+    assert h.last.retcode == 2
+
+
+def test_global_failhard(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, failhard=True)
+    token = activate(harness.ctx)
+    try:
+        res = harness.run("plain_fail")
+    finally:
+        deactivate(token)
+    assert list(res) == ["one", "fails"]
+
+
+def test_without_failhard_the_run_goes_on(h: Harness) -> None:
+    res = h.run("plain_fail")
+    assert list(res) == ["one", "fails", "after_fail"]
+
+
+# --- unless / onlyif / creates -----------------------------------------------------------
+
+
+def test_unless_onlyif_creates(h: Harness) -> None:
+    (h.dir / "exists").write_text("")
+    res = h.run("conditions")
+    log = h.log()
+    assert "changed:only_true" in log
+    assert res["only_false"]["comment"] == "onlyif condition is false"
+    assert res["only_false"]["result"] is True and "changed:only_false" not in log
+    assert res["unless_true"]["comment"] == "unless condition is true"
+    assert "changed:unless_mixed" in log
+    assert res["creates_yes"]["comment"] == "All files in creates exist"
+    assert "changed:creates_no" in log
+    assert res["only_fun"]["comment"] == "onlyif condition is false"
+    assert res["cwd_unless"]["comment"] == "unless condition is true"  # ran in cwd
+    assert res["checked_ok"]["result"] is True
+    assert res["checked_bad"]["result"] is False
+    assert res["checked_bad"]["comment"] == "changed\ncheck_cmd determined the state failed"
+
+
+# --- test mode ---------------------------------------------------------------------------
+
+
+def test_test_mode_predicts_and_changes_nothing(h: Harness) -> None:
+    out = h.sls("testmode", test=True)
+    res = {r["__id__"]: r for r in out.value.values()}
+    assert h.log() == []
+    assert res["conf"]["result"] is None and res["conf"]["changes"] == {"rec": "conf"}
+    assert res["svc"]["result"] is None and res["svc"]["comment"] == "watch fired for same"
+    assert res["on_change"]["result"] is True  # would run: its target would change
+    assert res["pre"]["result"] is True and res["pre"]["comment"] == "same"
+    assert out.retcode == 0
+    assert h.ctx.test is False  # the job's own context is left as it was
+
+
+def test_test_mode_from_the_context(h: Harness) -> None:
+    h.ctx.test = True
+    res = h.run("onchanges")
+    assert h.log() == []
+    assert res["changes"]["result"] is None
+
+
+# --- arguments and failures of state functions ----------------------------------------------
+
+
+def test_only_accepted_arguments_are_passed(h: Harness) -> None:
+    res = h.run("args")
+    assert res["strict_one"]["comment"] == "mode=0700 saltenv=base"
+    # Engine keywords (unless, order, require ...) never reach the function.
+    assert res["args_env"]["comment"] == '{"anything": 1}'
+    assert res["missing_arg"]["result"] is False
+    assert "rec.needs" in res["missing_arg"]["comment"]
+    assert "required" in res["missing_arg"]["comment"]
+    assert res["raiser"]["comment"] == "rec.boom raised RuntimeError: kaboom second line"
+    assert res["bad_return"]["result"] is False
+    assert "rec.bad returned str" in res["bad_return"]["comment"]
+    assert res["unknown_fun"]["result"] is False
+    assert "'rec.nonexistent' is not" in res["unknown_fun"]["comment"]
+
+
+def test_names_with_per_name_arguments(h: Harness) -> None:
+    out = h.sls("names")
+    assert list(out.value) == [
+        "rec_|-pkgs_|-alpha_|-args",
+        "rec_|-pkgs_|-beta_|-args",
+        "rec_|-pkgs_|-gamma_|-args",
+    ]
+    comments = [r["comment"] for r in out.value.values()]
+    assert comments == ['{"mode": "0644"}', '{"mode": "0700"}', '{"mode": "0750"}']
