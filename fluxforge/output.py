@@ -207,12 +207,7 @@ STATE_RUN_FUNCTIONS = frozenset(
         "state.apply",
         "state.highstate",
         "state.sls",
-        "state.sls_id",
         "state.single",
-        "state.top",
-        "state.test",
-        "state.template",
-        "state.template_str",
     }
 )
 
@@ -600,7 +595,7 @@ def _format_state_errors(minion_id: str, errors: list[str], color: bool) -> str:
     painter = _HighstatePainter(color, "full")
     lines = [
         f"{painter.paint(_GREEN, minion_id)}:",
-        painter.line(_INDENT, _RED, "The states did not compile; nothing was applied:"),
+        painter.line(_INDENT, _RED, "The state run stopped before applying anything:"),
     ]
     for error in errors:
         first, *rest = error.splitlines() or [""]

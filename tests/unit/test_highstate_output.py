@@ -256,7 +256,7 @@ def test_compile_errors_listed() -> None:
     errors = ["web.sls, line 3: mapping values are not allowed here\n    port: : 80", "no sls 'db'"]
     assert highstate(errors) == (
         "web1:\n"
-        "    The states did not compile; nothing was applied:\n"
+        "    The state run stopped before applying anything:\n"
         "    - web.sls, line 3: mapping values are not allowed here\n"
         "          port: : 80\n"
         "    - no sls 'db'\n"
@@ -374,7 +374,7 @@ def test_format_progress() -> None:
 
 @pytest.mark.parametrize(
     "function",
-    ["state.apply", "state.sls", "state.highstate", "state.single", "state.top", "state.test"],
+    ["state.apply", "state.sls", "state.highstate", "state.single"],
 )
 def test_state_runs_default_to_highstate(function: str) -> None:
     assert default_outputter(function) == "highstate"
