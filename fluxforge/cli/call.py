@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,10 @@ def local_pillar(cfg: config.MinionConfig, grains: Mapping[str, Any]) -> tuple[d
     file gives ``{}``; a compile error gives ``{}`` and its one-line reason,
     which is also logged as a warning.
     """
+    folders = [folder for env in cfg.pillar_roots.values() for folder in env]
+    if not any(os.path.exists(os.path.join(folder, "top.sls")) for folder in folders):
+        # Nothing to compile: spare every call the compiler's imports.
+        return {}, ""
     from fluxforge.errors import PillarError
     from fluxforge.pillar import compile_pillar
 
