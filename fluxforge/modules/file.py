@@ -5,34 +5,32 @@ values. Paths must be absolute (a leading ``~`` is expanded). A call that
 cannot do its work raises one line naming the function, the path and the
 cause: ``file.read: /x: no such file``.
 
-The text edits (``replace``, ``line``) are pure functions of the old text
-(:func:`_replace_text`, :func:`_edit_lines`) so that the ``file`` states can
-plan an edit, show it in test mode, and only then write it. Files are
-rewritten atomically (a temporary file in the same folder, then a rename)
-keeping the old file's mode and owner.
+The work shared with the ``file`` states lives in :mod:`fluxforge.fileops`:
+the text edits (``replace``, ``line``) are pure functions of the old text
+there (:func:`~fluxforge.fileops.replace_text`,
+:func:`~fluxforge.fileops.edit_lines`) so that the states can plan an edit,
+show it in test mode, and only then write it; files are rewritten
+atomically (:func:`~fluxforge.fileops.atomic_write`: a temporary file in the
+same folder, then a rename) keeping the old file's mode and owner.
 """
 
 from __future__ import annotations
 
-import difflib
-import errno
 import fnmatch
 import grp
-import hashlib
 import os
 import pwd
 import re
 import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from fluxforge import fileops
 from fluxforge.context import current
 from fluxforge.errors import ExecutionError
 
-HASH_LENGTHS = {32: "md5", 40: "sha1", 56: "sha224", 64: "sha256", 96: "sha384", 128: "sha512"}
 _TYPES = {
     stat.S_IFREG: ("f", "file"),
     stat.S_IFDIR: ("d", "dir"),
@@ -44,24 +42,6 @@ _TYPES = {
 }
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_LINE_MODES = ("ensure", "replace", "delete", "insert")
-
-# --- shared helpers (also used by fluxforge.states.file) ---------------------
-
-
-def _fail(fname: str, path: str, exc: OSError) -> ExecutionError:
-    """One line for an OSError: ``file.read: /x: no such file``."""
-    reasons = {
-        errno.ENOENT: "no such file",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "operation not permitted",
-        errno.EEXIST: "already exists",
-        errno.ENOTDIR: "a parent is not a directory",
-        errno.EISDIR: "is a directory",
-        errno.ENOTEMPTY: "directory not empty",
-    }
-    reason = reasons.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
-    return ExecutionError(f"file.{fname}: {path}: {reason}")
 
 
 def _path(fname: str, path: Any) -> str:
@@ -72,110 +52,6 @@ def _path(fname: str, path: Any) -> str:
     if not os.path.isabs(expanded):
         raise ExecutionError(f"file.{fname}: {path}: path must be absolute")
     return expanded
-
-
-def _read_text(fname: str, path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            return fh.read()
-    except UnicodeDecodeError:
-        raise ExecutionError(f"file.{fname}: {path}: not UTF-8 text (a binary file?)")
-    except OSError as exc:
-        raise _fail(fname, path, exc)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (Linux), else the usual 022."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
-def _atomic_write(path: str, data: bytes, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping an old file's mode and owner.
-
-    A new file gets ``mode``, or ``0666 & ~umask`` as ``open()`` would give it.
-    """
-    folder = os.path.dirname(path) or "."
-    try:
-        old: os.stat_result | None = os.stat(path)
-    except FileNotFoundError:
-        old = None
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ff-write-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            if old is not None:
-                os.fchmod(out.fileno(), stat.S_IMODE(old.st_mode))
-                if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                    try:
-                        os.fchown(out.fileno(), old.st_uid, old.st_gid)
-                    except PermissionError:
-                        pass
-            else:
-                os.fchmod(out.fileno(), mode if mode is not None else 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _diff(old: str, new: str, fromfile: str = "", tofile: str = "") -> str:
-    """Unified diff of two texts, ``""`` when they are equal; without names, the hunks only."""
-    out: list[str] = []
-    lines = list(
-        difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile, tofile
-        )
-    )
-    for line in lines if fromfile or tofile else lines[2:]:
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)
-
-
-def _mode_text(mode: Any) -> str | None:
-    """A mode as Salt writes it, four octal digits (``644``, ``0o644``, ``'0644'`` -> ``'0644'``).
-
-    An int is read by its decimal digits, as Salt does: ``mode: 644`` in YAML
-    is 644, not 0o644. (YAML reads an unquoted ``0644`` as the octal number
-    420, which is why modes are best quoted or written without a zero.)
-    """
-    if mode is None or mode == "":
-        return None
-    text = str(mode).strip().strip("'\"").replace("0o", "").lstrip("0") or "0"
-    if not re.fullmatch(r"[0-7]{1,4}", text):
-        raise ExecutionError(f"{mode!r} is not a file mode (octal digits, such as 0644)")
-    return text.zfill(4)
-
-
-def _uid(user: Any) -> int:
-    """A user name or numeric id as a uid."""
-    try:
-        return pwd.getpwnam(str(user)).pw_uid
-    except KeyError:
-        if str(user).isdigit():
-            return int(user)
-        raise ExecutionError(f"user {user!r} does not exist")
-
-
-def _gid(group: Any) -> int:
-    """A group name or numeric id as a gid."""
-    try:
-        return grp.getgrnam(str(group)).gr_gid
-    except KeyError:
-        if str(group).isdigit():
-            return int(group)
-        raise ExecutionError(f"group {group!r} does not exist")
 
 
 def _user_name(uid: int) -> str:
@@ -190,222 +66,6 @@ def _group_name(gid: int) -> str:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
-
-
-def _attr_changes(
-    st: os.stat_result | None, user: Any, group: Any, mode: Any, default_mode: int = 0o644
-) -> dict[str, str]:
-    """``{mode, user, group}`` that differ between ``st`` and what is wanted.
-
-    ``st`` None stands for a path about to be made by this process: owned by
-    its effective user and group, with ``default_mode``.
-    """
-    uid, gid, perms = (
-        (os.geteuid(), os.getegid(), default_mode)
-        if st is None
-        else (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
-    )
-    changes: dict[str, str] = {}
-    want = _mode_text(mode)
-    if want is not None and int(want, 8) != perms:
-        changes["mode"] = want
-    if user not in (None, "") and _uid(user) != uid:
-        changes["user"] = str(user)
-    if group not in (None, "") and _gid(group) != gid:
-        changes["group"] = str(group)
-    return changes
-
-
-def _apply_attrs(path: str, changes: dict[str, Any], *, follow: bool = True) -> None:
-    """Set the ``mode``/``user``/``group`` of ``changes`` on ``path``."""
-    if "user" in changes or "group" in changes:
-        uid = _uid(changes["user"]) if "user" in changes else -1
-        gid = _gid(changes["group"]) if "group" in changes else -1
-        (os.chown if follow else os.lchown)(path, uid, gid)
-    if "mode" in changes and (follow or not os.path.islink(path)):
-        os.chmod(path, int(changes["mode"], 8))
-
-
-def _re_flags(flags: Any) -> int:
-    """Regex flags from an int, a name, ``'IGNORECASE|MULTILINE'`` or a list of names."""
-    if isinstance(flags, int):
-        return flags
-    names = flags if isinstance(flags, list) else re.split(r"[|,\s]+", str(flags))
-    value = 0
-    for name in names:
-        flag = getattr(re, str(name).strip().upper(), None)
-        if not isinstance(flag, re.RegexFlag):
-            raise ExecutionError(f"{name!r} is not a regular expression flag")
-        value |= flag
-    return value
-
-
-def _compile(fname: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise ExecutionError(f"file.{fname}: bad regular expression {pattern!r}: {exc}")
-
-
-def _matches_pat(rel: str, pattern: str | None) -> bool:
-    """Whether a relative path matches ``exclude_pat``: a glob, or ``E@<regex>``."""
-    if not pattern:
-        return False
-    if pattern.startswith("E@"):
-        return re.search(pattern[2:], rel) is not None
-    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(os.path.basename(rel), pattern)
-
-
-# --- pure text edits -----------------------------------------------------------
-
-
-def _replace_text(
-    text: str,
-    pattern: str,
-    repl: str,
-    count: int = 0,
-    flags: Any = 8,
-    append_if_not_found: bool = False,
-    prepend_if_not_found: bool = False,
-    not_found_content: str | None = None,
-    backslash_literal: bool = False,
-) -> tuple[str, bool]:
-    """``(new text, whether pattern matched)`` for :func:`replace`."""
-    regex = _compile("replace", pattern, _re_flags(flags))
-    if backslash_literal:
-        repl = repl.replace("\\", "\\\\")
-    new, found = regex.subn(repl, text, count=int(count or 0))
-    if found or not (append_if_not_found or prepend_if_not_found):
-        return new, bool(found)
-    content = repl if not_found_content is None else not_found_content
-    if content in text.splitlines():
-        return text, False
-    if prepend_if_not_found:
-        return content + "\n" + text, False
-    sep = "" if not text or text.endswith("\n") else "\n"
-    return text + sep + content + "\n", False
-
-
-def _indented(ref: str, body: str, indent: bool) -> str:
-    """``body`` with the indentation of the line ``ref`` in place of its own (``indent``)."""
-    if not indent:
-        return body
-    return ref[: len(ref) - len(ref.lstrip())] + body.lstrip()
-
-
-def _find(lines: list[str], regex: re.Pattern[str] | None, what: str) -> int:
-    """Index of the first line matching ``regex``, or a one-line error."""
-    for i, line in enumerate(lines):
-        if regex is not None and regex.search(line):
-            return i
-    raise ExecutionError(f"file.line: no line matches {what}={regex.pattern if regex else ''!r}")
-
-
-def _edit_lines(
-    text: str,
-    content: str | None,
-    match: str | None = None,
-    mode: str | None = None,
-    location: str | None = None,
-    before: str | None = None,
-    after: str | None = None,
-    indent: bool = True,
-) -> str:
-    """The text after :func:`line` (Salt's ``file.line``) edits it; raises on bad arguments."""
-    if mode not in _LINE_MODES:
-        raise ExecutionError(f"file.line: mode must be one of {', '.join(_LINE_MODES)}")
-    if content is None and mode != "delete":
-        raise ExecutionError("file.line: content is required unless mode=delete")
-    if location not in (None, "start", "end"):
-        raise ExecutionError("file.line: location must be start or end")
-    body = str(content).rstrip("\r\n") if content is not None else ""
-    lines = text.splitlines()
-    end = "\n" if not text or text.endswith("\n") else ""
-    rx_match = _compile("line", match if match is not None else re.escape(body))
-    rx_before = _compile("line", before) if before else None
-    rx_after = _compile("line", after) if after else None
-    out: list[str]
-    if mode == "delete":
-        out = [line for line in lines if not rx_match.search(line)]
-    elif mode == "replace":
-        out = [_indented(line, body, indent) if rx_match.search(line) else line for line in lines]
-    elif mode == "insert":
-        out = _insert(lines, body, location, rx_before, rx_after, indent)
-    else:
-        out = _ensure(lines, body, location, rx_before, rx_after, indent)
-    if out == lines:
-        return text
-    return "\n".join(out) + end if out else ""
-
-
-def _insert(
-    lines: list[str],
-    body: str,
-    location: str | None,
-    rx_before: re.Pattern[str] | None,
-    rx_after: re.Pattern[str] | None,
-    indent: bool,
-) -> list[str]:
-    """Insert ``body`` at ``location``, or next to the ``before``/``after`` line, unless there."""
-    if location or not (rx_before or rx_after):
-        if (location or "end") == "start":
-            return lines if lines[:1] == [body] else [body, *lines]
-        return lines if lines[-1:] == [body] else [*lines, body]
-    if rx_after is not None:
-        i = _find(lines, rx_after, "after")
-        if rx_before is not None:
-            j = _find(lines[i + 1 :], rx_before, "before") + i + 1
-            if any(line.strip() == body.strip() for line in lines[i + 1 : j]):
-                return lines
-        elif i + 1 < len(lines) and lines[i + 1].strip() == body.strip():
-            return lines
-        return [*lines[: i + 1], _indented(lines[i], body, indent), *lines[i + 1 :]]
-    assert rx_before is not None
-    j = _find(lines, rx_before, "before")
-    if j > 0 and lines[j - 1].strip() == body.strip():
-        return lines
-    return [*lines[:j], _indented(lines[j], body, indent), *lines[j:]]
-
-
-def _ensure(
-    lines: list[str],
-    body: str,
-    location: str | None,
-    rx_before: re.Pattern[str] | None,
-    rx_after: re.Pattern[str] | None,
-    indent: bool,
-) -> list[str]:
-    """Salt's ``mode=ensure``: ``body`` just after ``after`` / just before ``before``.
-
-    With both, the one line between them becomes ``body`` (inserted when
-    they are adjacent). Without either, ``body`` anywhere in the file will
-    do, else it is added at ``location`` (default ``end``): a FluxForge
-    extension, Salt requires before or after.
-    """
-    if not (rx_before or rx_after):
-        if any(line.strip() == body.strip() for line in lines):
-            return lines
-        return _insert(lines, body, location or "end", None, None, indent)
-    if rx_before is not None and rx_after is not None:
-        i = _find(lines, rx_after, "after")
-        j = _find(lines[i + 1 :], rx_before, "before") + i + 1
-        between = lines[i + 1 : j]
-        new = _indented((between or lines[i : i + 1])[0], body, indent)
-        if len(between) == 1 and between[0].strip() == body.strip():
-            return lines
-        if len(between) > 1:
-            raise ExecutionError("file.line: more than one line between after and before")
-        return [*lines[: i + 1], new, *lines[j:]]
-    if rx_after is not None:
-        i = _find(lines, rx_after, "after")
-        if i + 1 < len(lines) and lines[i + 1].strip() == body.strip():
-            return lines
-        return [*lines[: i + 1], _indented(lines[i], body, indent), *lines[i + 1 :]]
-    assert rx_before is not None
-    j = _find(lines, rx_before, "before")
-    if j > 0 and lines[j - 1].strip() == body.strip():
-        return lines
-    return [*lines[:j], _indented(lines[j], body, indent), *lines[j:]]
 
 
 # --- existence and content ---------------------------------------------------------
@@ -442,12 +102,12 @@ def read(path: str, binary: bool = False) -> str | bytes:
     """
     path = _path("read", path)
     if not binary:
-        return _read_text("read", path)
+        return fileops.read_text("read", path)
     try:
         with open(path, "rb") as fh:
             return fh.read()
     except OSError as exc:
-        raise _fail("read", path, exc)
+        raise fileops.explain_oserror("read", path, exc)
 
 
 def write(path: str, *args: str) -> str:
@@ -460,9 +120,9 @@ def write(path: str, *args: str) -> str:
     path = _path("write", path)
     lines = [f"{arg}\n" for arg in args]
     try:
-        _atomic_write(path, "".join(lines).encode())
+        fileops.atomic_write(path, "".join(lines).encode())
     except OSError as exc:
-        raise _fail("write", path, exc)
+        raise fileops.explain_oserror("write", path, exc)
     return f'Wrote {len(lines)} lines to "{path}"'
 
 
@@ -483,7 +143,7 @@ def append(path: str, *args: str) -> str:
                 lead = b"" if fh.read(1) == b"\n" else b"\n"
             fh.write(lead + "".join(f"{arg}\n" for arg in args).encode())
     except OSError as exc:
-        raise _fail("append", path, exc)
+        raise fileops.explain_oserror("append", path, exc)
     return f'Wrote {len(args)} lines to "{path}"'
 
 
@@ -494,26 +154,7 @@ def touch(name: str, atime: int | None = None, mtime: int | None = None) -> bool
 
     CLI example: ``ff '*' file.touch /var/run/flag``
     """
-    path = _path("touch", name)
-    for value in (atime, mtime):
-        if value is not None and not isinstance(value, int | float):
-            raise ExecutionError(f"file.touch: atime and mtime must be numbers, got {value!r}")
-    try:
-        with open(path, "a"):
-            pass
-        if atime is None and mtime is None:
-            os.utime(path, None)
-        else:
-            st = os.stat(path)
-            os.utime(
-                path,
-                (
-                    st.st_atime if atime is None else atime,
-                    st.st_mtime if mtime is None else mtime,
-                ),
-            )
-    except OSError as exc:
-        raise _fail("touch", path, exc)
+    fileops.touch_path("touch", _path("touch", name), atime, mtime)
     return True
 
 
@@ -526,39 +167,12 @@ def remove(path: str) -> bool:
     if os.path.normpath(path) == "/":
         raise ExecutionError("file.remove: refusing to remove /")
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        elif os.path.lexists(path):
-            os.remove(path)
-        else:
-            return False
+        return fileops.remove_path(path)
     except OSError as exc:
-        raise _fail("remove", path, exc)
-    return True
+        raise fileops.explain_oserror("remove", path, exc)
 
 
 # --- directories, copies and links -----------------------------------------------
-
-
-def _makedirs(fname: str, path: str, user: Any, group: Any, mode: Any) -> list[str]:
-    """Make ``path`` and its missing parents with these attributes; the folders made."""
-    made = []
-    current = path
-    while not os.path.isdir(current):
-        if os.path.lexists(current):
-            raise ExecutionError(f"file.{fname}: {current}: exists and is not a directory")
-        made.append(current)
-        current = os.path.dirname(current)
-    want = _mode_text(mode)
-    for folder in reversed(made):
-        try:
-            os.mkdir(folder)
-            changes = {"mode": want} if want else {}
-            changes.update({k: v for k, v in (("user", user), ("group", group)) if v})
-            _apply_attrs(folder, changes)
-        except OSError as exc:
-            raise _fail(fname, folder, exc)
-    return made
 
 
 def mkdir(
@@ -570,7 +184,7 @@ def mkdir(
 
     CLI example: ``ff '*' file.mkdir /opt/app/logs user=www-data mode=0750``
     """
-    _makedirs("mkdir", _path("mkdir", dir_path), user, group, mode)
+    fileops.make_dirs("mkdir", _path("mkdir", dir_path), user, group, mode)
     return True
 
 
@@ -585,7 +199,7 @@ def makedirs(path: str, user: str | None = None, group: str | None = None, mode:
     folder = os.path.dirname(_path("makedirs", path))
     if os.path.isdir(folder):
         return f"Directory '{folder}' already exists"
-    _makedirs("makedirs", folder, user, group, mode)
+    fileops.make_dirs("makedirs", folder, user, group, mode)
     return True
 
 
@@ -610,7 +224,7 @@ def copy(src: str, dst: str, recurse: bool = False, remove_existing: bool = Fals
         else:
             shutil.copy2(src, dst)
     except OSError as exc:
-        raise _fail("copy", dst, exc)
+        raise fileops.explain_oserror("copy", dst, exc)
     return True
 
 
@@ -625,7 +239,7 @@ def rename(src: str, dst: str) -> bool:
     try:
         os.rename(src, dst)
     except OSError as exc:
-        raise _fail("rename", dst, exc)
+        raise fileops.explain_oserror("rename", dst, exc)
     return True
 
 
@@ -649,25 +263,11 @@ def symlink(src: str, path: str, force: bool = False) -> bool:
             os.remove(path)
         os.symlink(src, path)
     except OSError as exc:
-        raise _fail("symlink", path, exc)
+        raise fileops.explain_oserror("symlink", path, exc)
     return True
 
 
 # --- metadata ---------------------------------------------------------------------
-
-
-def _hash_path(fname: str, path: str, form: str, chunk_size: int = 65536) -> str:
-    try:
-        digest = hashlib.new(form)
-    except (ValueError, TypeError):
-        raise ExecutionError(f"file.{fname}: unknown hash type {form!r}")
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(chunk_size):
-                digest.update(chunk)
-    except OSError as exc:
-        raise _fail(fname, path, exc)
-    return digest.hexdigest()
 
 
 def stats(path: str, hash_type: str | None = None, follow_symlinks: bool = True) -> dict[str, Any]:
@@ -681,7 +281,7 @@ def stats(path: str, hash_type: str | None = None, follow_symlinks: bool = True)
     try:
         st = os.stat(path) if follow_symlinks else os.lstat(path)
     except OSError as exc:
-        raise _fail("stats", path, exc)
+        raise fileops.explain_oserror("stats", path, exc)
     out: dict[str, Any] = {
         "inode": st.st_ino,
         "uid": st.st_uid,
@@ -697,7 +297,7 @@ def stats(path: str, hash_type: str | None = None, follow_symlinks: bool = True)
         "target": os.path.realpath(path),
     }
     if hash_type and stat.S_ISREG(st.st_mode):
-        out["sum"] = _hash_path("stats", path, hash_type)
+        out["sum"] = fileops.hash_file("stats", path, hash_type)
     return out
 
 
@@ -706,19 +306,7 @@ def get_hash(path: str, form: str = "sha256", chunk_size: int = 65536) -> str:
 
     CLI example: ``ff '*' file.get_hash /etc/passwd form=sha512``
     """
-    return _hash_path("get_hash", _path("get_hash", path), form, int(chunk_size))
-
-
-def _split_hash(fname: str, file_hash: str) -> tuple[str, str]:
-    """``(form, hex)`` of ``sha256:hex``, ``sha256=hex`` or a bare hex digest."""
-    text = str(file_hash).strip()
-    match = re.fullmatch(r"(?:(\w+)[:=])?([0-9a-fA-F]+)", text)
-    if match is None:
-        raise ExecutionError(f"file.{fname}: {text[:80]!r} is not <type>:<hex digest>")
-    form = match.group(1) or HASH_LENGTHS.get(len(match.group(2)))
-    if form is None:
-        raise ExecutionError(f"file.{fname}: cannot tell the hash type of {text[:80]!r}")
-    return form.lower(), match.group(2).lower()
+    return fileops.hash_file("get_hash", _path("get_hash", path), form, int(chunk_size))
 
 
 def check_hash(path: str, file_hash: str) -> bool:
@@ -728,8 +316,8 @@ def check_hash(path: str, file_hash: str) -> bool:
     CLI example: ``ff '*' file.check_hash /etc/motd sha256=e3b0c442...``
     """
     path = _path("check_hash", path)
-    form, digest = _split_hash("check_hash", file_hash)
-    return _hash_path("check_hash", path, form) == digest
+    form, digest = fileops.split_hash("check_hash", file_hash)
+    return fileops.hash_file("check_hash", path, form) == digest
 
 
 def get_mode(path: str, follow_symlinks: bool = True) -> str:
@@ -741,7 +329,7 @@ def get_mode(path: str, follow_symlinks: bool = True) -> str:
     try:
         st = os.stat(path) if follow_symlinks else os.lstat(path)
     except OSError as exc:
-        raise _fail("get_mode", path, exc)
+        raise fileops.explain_oserror("get_mode", path, exc)
     return f"{stat.S_IMODE(st.st_mode):04o}"
 
 
@@ -752,13 +340,13 @@ def set_mode(path: str, mode: str) -> str:
     """
     path = _path("set_mode", path)
     try:
-        want = _mode_text(mode)
+        want = fileops.normalize_mode(mode)
     except ExecutionError as exc:
         raise ExecutionError(f"file.set_mode: {exc}")
     try:
         os.chmod(path, int(want or "0", 8))
     except OSError as exc:
-        raise _fail("set_mode", path, exc)
+        raise fileops.explain_oserror("set_mode", path, exc)
     return get_mode(path)
 
 
@@ -769,8 +357,8 @@ def chown(path: str, user: str | None = None, group: str | None = None) -> bool:
     """
     path = _path("chown", path)
     try:
-        uid = _uid(user) if user not in (None, "") else -1
-        gid = _gid(group) if group not in (None, "") else -1
+        uid = fileops.lookup_uid(user) if user not in (None, "") else -1
+        gid = fileops.lookup_gid(group) if group not in (None, "") else -1
     except ExecutionError as exc:
         raise ExecutionError(f"file.chown: {exc}")
     if not os.path.lexists(path):
@@ -778,7 +366,7 @@ def chown(path: str, user: str | None = None, group: str | None = None) -> bool:
     try:
         os.chown(path, uid, gid)
     except OSError as exc:
-        raise _fail("chown", path, exc)
+        raise fileops.explain_oserror("chown", path, exc)
     return True
 
 
@@ -831,17 +419,17 @@ def _find_test(criteria: dict[str, Any]) -> Any:
         checks.append(lambda p, st: fnmatch.fnmatchcase(os.path.basename(p).lower(), low))
     for pattern, flags in ((regex, 0), (iregex, re.IGNORECASE)):
         if pattern is not None:
-            checks.append(_name_search(_compile("find", str(pattern), flags)))
+            checks.append(_name_search(fileops.compile_regex("find", str(pattern), flags)))
     if criteria.get("type") is not None:
         kinds = set(str(criteria["type"]))
         if not kinds <= {"b", "c", "d", "p", "f", "l", "s"}:
             raise ExecutionError(f"file.find: type={criteria['type']!r}: letters of bcdpfls")
         checks.append(lambda p, st: _TYPES.get(stat.S_IFMT(st.st_mode), ("?",))[0] in kinds)
     if criteria.get("user") is not None:
-        uid = _uid(criteria["user"])
+        uid = fileops.lookup_uid(criteria["user"])
         checks.append(lambda p, st: st.st_uid == uid)
     if criteria.get("group") is not None:
-        gid = _gid(criteria["group"])
+        gid = fileops.lookup_gid(criteria["group"])
         checks.append(lambda p, st: st.st_gid == gid)
     if criteria.get("size") is not None:
         sign, size = _number("size", criteria["size"], _SIZE_UNITS, "b")
@@ -943,7 +531,7 @@ def _backup_copy(path: str, suffix: str) -> None:
     try:
         shutil.copy2(path, path + suffix)
     except OSError as exc:
-        raise _fail("replace", path + suffix, exc)
+        raise fileops.explain_oserror("replace", path + suffix, exc)
 
 
 def replace(
@@ -982,8 +570,8 @@ def replace(
         if ignore_if_missing and not os.path.lexists(path):
             return False
         raise ExecutionError(f"file.replace: {path}: no such file")
-    old = _read_text("replace", path)
-    new, found = _replace_text(
+    old = fileops.read_text("replace", path)
+    new, found = fileops.replace_text(
         old,
         pattern,
         repl,
@@ -1000,10 +588,10 @@ def replace(
         if backup:
             _backup_copy(path, str(backup))
         try:
-            _atomic_write(path, new.encode())
+            fileops.atomic_write(path, new.encode())
         except OSError as exc:
-            raise _fail("replace", path, exc)
-    return _diff(old, new) if show_changes else new != old
+            raise fileops.explain_oserror("replace", path, exc)
+    return fileops.diff_text(old, new) if show_changes else new != old
 
 
 def search(
@@ -1021,7 +609,7 @@ def search(
     CLI example: ``ff '*' file.search /etc/hosts 'localhost'``
     """
     _path("search", path)
-    value = _re_flags(flags) | (re.MULTILINE if multiline else 0)
+    value = fileops.regex_flags(flags) | (re.MULTILINE if multiline else 0)
     found = replace(path, pattern, "", flags=value, search_only=True, ignore_if_missing=True)
     if not found and not ignore_if_missing and not os.path.isfile(_path("search", path)):
         raise ExecutionError(f"file.search: {path}: no such file")
@@ -1067,16 +655,16 @@ def line(
     path = _path("line", path)
     if not os.path.isfile(path):
         raise ExecutionError(f"file.line: {path}: no such file")
-    old = _read_text("line", path)
-    new = _edit_lines(old, content, match, mode, location, before, after, indent)
+    old = fileops.read_text("line", path)
+    new = fileops.edit_lines(old, content, match, mode, location, before, after, indent)
     if new != old and not dry_run:
         if backup:
             _backup_copy(path, ".bak" if backup is True else str(backup))
         try:
-            _atomic_write(path, new.encode())
+            fileops.atomic_write(path, new.encode())
         except OSError as exc:
-            raise _fail("line", path, exc)
-    return _diff(old, new) if show_changes else new != old
+            raise fileops.explain_oserror("line", path, exc)
+    return fileops.diff_text(old, new) if show_changes else new != old
 
 
 def get_diff(file1: str, file2: str, saltenv: str = "base", show_filenames: bool = True) -> str:
@@ -1104,7 +692,7 @@ def get_diff(file1: str, file2: str, saltenv: str = "base", show_filenames: bool
             with open(local, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
-            raise _fail("get_diff", local, exc)
+            raise fileops.explain_oserror("get_diff", local, exc)
         try:
             texts.append(data.decode())
         except UnicodeDecodeError:
@@ -1112,11 +700,13 @@ def get_diff(file1: str, file2: str, saltenv: str = "base", show_filenames: bool
     old, new = texts
     if old is None or new is None:
         if old is None and new is None:
-            same = _hash_path("get_diff", locals_[0], "sha256") == _hash_path(
+            same = fileops.hash_file("get_diff", locals_[0], "sha256") == fileops.hash_file(
                 "get_diff", locals_[1], "sha256"
             )
             return "" if same else "Replace binary file"
         if old is None:
             return "Replace binary file with text file"
         return "Replace text file with binary file"
-    return _diff(old, new, file1, file2) if show_filenames else _diff(old, new)
+    return (
+        fileops.diff_text(old, new, file1, file2) if show_filenames else fileops.diff_text(old, new)
+    )

@@ -17,7 +17,7 @@ from typing import Any
 import psutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.modules.cmd import _execute
+from fluxforge.procs import execute
 from fluxforge.results import Result
 
 _LINK = getattr(psutil, "AF_LINK", -1)
@@ -225,9 +225,7 @@ def ping(
     argv.append(host)
     limit = (float(timeout) if timeout is not None else count * 2.0) + 10.0
     start = time.monotonic()
-    out = _execute(
-        "network.ping", shlex.join(argv), None, None, None, limit, None, "/bin/sh", False
-    )
+    out = execute("network.ping", shlex.join(argv), None, None, None, limit, None, "/bin/sh", False)
     if return_boolean:
         return out.retcode == 0
     text = out.stdout if out.stdout else out.stderr

@@ -4,8 +4,9 @@ Available where ``dpkg-query`` is installed. Reading uses ``dpkg-query`` and
 ``apt-cache``; changes use ``apt-get`` without questions
 (``DEBIAN_FRONTEND=noninteractive``, ``-y``, keep changed config files with
 ``--force-confold``), or ``dpkg -i`` for local ``.deb`` files given as
-``sources``. Every command runs through :mod:`fluxforge.modules.cmd`'s
-runner, so a cancelled job kills it with its process group.
+``sources``. Every command runs through :func:`fluxforge.procs.execute`
+(the runner of ``cmd.run``), so a cancelled job kills it with its process
+group.
 
 ``install``, ``remove``, ``purge`` and ``upgrade`` return what changed, as in
 Salt: ``{package: {"old": version or "", "new": version or ""}}``, computed
@@ -23,7 +24,7 @@ from typing import Any
 
 from fluxforge.context import current
 from fluxforge.errors import ExecutionError
-from fluxforge.modules.cmd import _execute, _Outcome
+from fluxforge.procs import Outcome, execute
 
 __virtualname__ = "pkg"
 
@@ -49,13 +50,13 @@ def __virtual__() -> bool | tuple[bool, str]:
     return True
 
 
-def _run(fname: str, argv: list[str], env: dict[str, str] | None = None) -> _Outcome:
+def _run(fname: str, argv: list[str], env: dict[str, str] | None = None) -> Outcome:
     """Run ``argv`` without a shell, as cmd.run does (process group, cancellation)."""
     full_env = {**APT_ENV, **(env or {})}
-    return _execute(fname, shlex.join(argv), None, full_env, None, None, None, "/bin/sh", False)
+    return execute(fname, shlex.join(argv), None, full_env, None, None, None, "/bin/sh", False)
 
 
-def _check(fname: str, out: _Outcome, what: str) -> None:
+def _check(fname: str, out: Outcome, what: str) -> None:
     if out.retcode != 0:
         text = (out.stderr or out.stdout).strip().splitlines()
         tail = "; ".join(text[-3:]) if text else "no output"

@@ -18,7 +18,7 @@ from typing import Any
 
 from fluxforge.context import current
 from fluxforge.errors import ExecutionError
-from fluxforge.modules.cmd import _execute, _Outcome
+from fluxforge.procs import Outcome, execute
 
 __virtualname__ = "pkg"
 
@@ -36,13 +36,13 @@ def __virtual__() -> bool | tuple[bool, str]:
     return True
 
 
-def _run(fname: str, argv: list[str]) -> _Outcome:
+def _run(fname: str, argv: list[str]) -> Outcome:
     """Run ``argv`` without a shell, as cmd.run does (process group, cancellation)."""
     env = {"LC_ALL": "C"}
-    return _execute(fname, shlex.join(argv), None, env, None, None, None, "/bin/sh", False)
+    return execute(fname, shlex.join(argv), None, env, None, None, None, "/bin/sh", False)
 
 
-def _check(fname: str, out: _Outcome, what: str) -> None:
+def _check(fname: str, out: Outcome, what: str) -> None:
     if out.retcode != 0:
         text = (out.stderr or out.stdout).strip().splitlines()
         tail = "; ".join(text[-3:]) if text else "no output"

@@ -14,7 +14,7 @@ import shlex
 import shutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.modules.cmd import _execute, _Outcome
+from fluxforge.procs import Outcome, execute
 
 __virtualname__ = "service"
 
@@ -31,10 +31,10 @@ def __virtual__() -> bool | tuple[bool, str]:
     return True
 
 
-def _run(fname: str, argv: list[str]) -> _Outcome:
+def _run(fname: str, argv: list[str]) -> Outcome:
     """Run ``argv`` as cmd.run does (own process group, killed if the job is cancelled)."""
     env = {"LC_ALL": "C", "SYSTEMD_PAGER": ""}
-    return _execute(fname, shlex.join(argv), None, env, None, TIMEOUT, None, "/bin/sh", False)
+    return execute(fname, shlex.join(argv), None, env, None, TIMEOUT, None, "/bin/sh", False)
 
 
 def _unit(fname: str, name: str) -> str:
@@ -43,7 +43,7 @@ def _unit(fname: str, name: str) -> str:
     return name
 
 
-def _systemctl(fname: str, *words: str) -> _Outcome:
+def _systemctl(fname: str, *words: str) -> Outcome:
     return _run(fname, ["systemctl", "--no-pager", "--no-ask-password", *words])
 
 
@@ -131,7 +131,7 @@ def disable(name: str) -> bool:
     return _action("service.disable", "disable", name)
 
 
-def _names(out: _Outcome) -> set[str]:
+def _names(out: Outcome) -> set[str]:
     found = set()
     for line in out.stdout.splitlines():
         cols = line.split()

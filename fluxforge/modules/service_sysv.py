@@ -25,7 +25,7 @@ import shutil
 import psutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.modules.cmd import _execute, _Outcome
+from fluxforge.procs import Outcome, execute
 
 __virtualname__ = "service"
 
@@ -57,10 +57,10 @@ def _script(fname: str, name: str) -> str:
     return path
 
 
-def _run(fname: str, argv: list[str]) -> _Outcome:
+def _run(fname: str, argv: list[str]) -> Outcome:
     """Run ``argv`` as cmd.run does (own process group, killed if the job is cancelled)."""
     env = {"LC_ALL": "C"}
-    return _execute(fname, shlex.join(argv), "/", env, None, TIMEOUT, None, "/bin/sh", False)
+    return execute(fname, shlex.join(argv), "/", env, None, TIMEOUT, None, "/bin/sh", False)
 
 
 def _action(fname: str, name: str, action: str) -> bool:

@@ -16,7 +16,7 @@ import shutil
 from typing import Any
 
 from fluxforge.errors import ExecutionError
-from fluxforge.modules.cmd import _execute
+from fluxforge.procs import execute
 
 TIMEOUT = 120.0
 
@@ -30,7 +30,7 @@ def __virtual__() -> bool | tuple[bool, str]:
 
 def _run(fname: str, argv: list[str]) -> None:
     """Run ``argv`` as cmd.run does; raise with its complaint when it fails."""
-    out = _execute(
+    out = execute(
         fname, shlex.join(argv), "/", {"LC_ALL": "C"}, None, TIMEOUT, None, "/bin/sh", False
     )
     if out.retcode != 0:

@@ -40,12 +40,12 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
+from fluxforge import fileops
 from fluxforge.context import JobContext, current
 from fluxforge.errors import ExecutionError, FluxForgeError
 from fluxforge.fileserver import DEFAULT_ENV
 from fluxforge.highstate import template as tpl
 from fluxforge.minion.fileclient import split_source
-from fluxforge.modules import file as fmod
 from fluxforge.renderers import render
 
 State = dict[str, Any]
@@ -69,7 +69,7 @@ def _state(fn: Callable[P, State]) -> Callable[P, State]:
 
 
 def _outcome(
-    name: str, changes: dict[str, Any], apply: Callable[[], None], ok: str, done: str
+    name: str, changes: dict[str, Any], apply: Callable[[], object], ok: str, done: str
 ) -> State:
     """Report ``ok`` when nothing changes, predict in test mode, else ``apply`` and report."""
     ret: State = {"name": name, "result": True, "changes": {}, "comment": ok}
@@ -90,10 +90,6 @@ def _abs(name: str) -> str:
     return os.path.normpath(path)
 
 
-def _default_mode(folder: bool = False) -> int:
-    return (0o777 if folder else 0o666) & ~fmod._umask()
-
-
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
@@ -103,7 +99,7 @@ def _content_diff(old: bytes, new: bytes, show_changes: bool) -> str:
     if not show_changes:
         return "<show_changes=False>"
     try:
-        return fmod._diff(old.decode(), new.decode())
+        return fileops.diff_text(old.decode(), new.decode())
     except UnicodeDecodeError:
         return "Replace binary file"
 
@@ -121,14 +117,14 @@ def _plan_file(
             old = _read_bytes(path)
             if old != data:
                 changes["diff"] = _content_diff(old, data, show_changes)
-    changes.update(fmod._attr_changes(st, user, group, mode, _default_mode()))
+    changes.update(fileops.plan_attrs(st, user, group, mode, fileops.default_mode()))
     return changes
 
 
 def _apply_file(path: str, data: bytes | None, changes: dict[str, Any]) -> None:
     if data is not None and "diff" in changes:
-        fmod._atomic_write(path, data)
-    fmod._apply_attrs(path, {k: v for k, v in changes.items() if k in _ATTRS})
+        fileops.atomic_write(path, data)
+    fileops.apply_attrs(path, {k: v for k, v in changes.items() if k in _ATTRS})
 
 
 def _parent(path: str, makedirs: bool, what: str) -> str | None:
@@ -147,7 +143,7 @@ def _parent(path: str, makedirs: bool, what: str) -> str | None:
 
 def _make_parent(parent: str | None, user: Any, group: Any, dir_mode: Any) -> None:
     if parent is not None:
-        fmod._makedirs("makedirs", parent, user, group, dir_mode)
+        fileops.make_dirs("makedirs", parent, user, group, dir_mode)
 
 
 # --- file.managed ---------------------------------------------------------------
@@ -181,7 +177,7 @@ def _fetch(ctx: JobContext, source: Any, saltenv: str) -> tuple[str, bytes]:
 
 
 def _check_hash(src: str, data: bytes, source_hash: str) -> None:
-    form, want = fmod._split_hash("managed", source_hash)
+    form, want = fileops.split_hash("managed", source_hash)
     try:
         got = hashlib.new(form, data).hexdigest()
     except ValueError:
@@ -334,7 +330,7 @@ def managed(
     parent = _parent(path, makedirs, name)
     if a_link:
         changes = {"diff": "New file"}
-        changes.update(fmod._attr_changes(None, user, group, mode, _default_mode()))
+        changes.update(fileops.plan_attrs(None, user, group, mode, fileops.default_mode()))
     else:
         changes = _plan_file(path, data, user, group, mode, show_changes)
 
@@ -352,57 +348,6 @@ def managed(
 
 
 # --- folders ---------------------------------------------------------------------
-
-
-def _clean_plan(root: str, keep: set[str], exclude_pat: str | None) -> list[str]:
-    """Paths under ``root`` to remove: not in ``keep`` (relative paths), nor ``exclude_pat``.
-
-    A folder that holds something kept stays; otherwise it goes as a whole
-    and only the folder is listed.
-    """
-
-    def visit(folder: str) -> tuple[bool, list[str]]:
-        kept_any, removed = False, []
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            rel = os.path.relpath(entry.path, root)
-            if fmod._matches_pat(rel, exclude_pat):
-                kept_any = True
-            elif entry.is_dir(follow_symlinks=False):
-                inner_kept, inner = visit(entry.path)
-                if inner_kept or rel in keep:
-                    kept_any = True
-                    removed += inner
-                else:
-                    removed.append(entry.path)
-            elif rel in keep:
-                kept_any = True
-            else:
-                removed.append(entry.path)
-        return kept_any, removed
-
-    return visit(root)[1] if os.path.isdir(root) else []
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
-
-
-def _tree(root: str, skip: set[str]) -> list[tuple[str, bool]]:
-    """``(path, is_dir)`` of everything under ``root``, links excluded, ``skip`` pruned."""
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if os.path.join(folder, d) not in skip)
-        for d in dirs:
-            if not os.path.islink(os.path.join(folder, d)):
-                found.append((os.path.join(folder, d), True))
-        for f in sorted(files):
-            full = os.path.join(folder, f)
-            if full not in skip and not os.path.islink(full):
-                found.append((full, False))
-    return found
 
 
 _RECURSE = {"user", "group", "mode", "ignore_files", "ignore_dirs", "silent"}
@@ -444,16 +389,16 @@ def directory(
             raise ExecutionError(f"No directory to create {name} in (see makedirs)")
         changes[name] = "New Dir"
     st = os.stat(path) if exists else None
-    top = fmod._attr_changes(st, user, group, dir_mode, _default_mode(folder=True))
+    top = fileops.plan_attrs(st, user, group, dir_mode, fileops.default_mode(folder=True))
     changes.update(top)
-    removed = _clean_plan(path, set(), exclude_pat) if clean and exists else []
+    removed = fileops.plan_clean(path, set(), exclude_pat) if clean and exists else []
     inner: dict[str, dict[str, str]] = {}
     if words and exists:
-        for entry, is_dir in _tree(path, set(removed)):
+        for entry, is_dir in fileops.list_tree(path, set(removed)):
             if ("ignore_dirs" if is_dir else "ignore_files") in words:
                 continue
             want = (dir_mode if is_dir else file_mode) if "mode" in words else None
-            entry_changes = fmod._attr_changes(
+            entry_changes = fileops.plan_attrs(
                 os.stat(entry),
                 user if "user" in words else None,
                 group if "group" in words else None,
@@ -468,11 +413,11 @@ def directory(
     def apply() -> None:
         if not exists:
             os.makedirs(path)
-        fmod._apply_attrs(path, top)
+        fileops.apply_attrs(path, top)
         for gone in removed:
-            _remove(gone)
+            fileops.remove_path(gone)
         for entry, entry_changes in inner.items():
-            fmod._apply_attrs(entry, entry_changes)
+            fileops.apply_attrs(entry, entry_changes)
 
     return _outcome(
         name,
@@ -497,7 +442,7 @@ def absent(name: str, **kwargs: Any) -> State:
     return _outcome(
         name,
         changes,
-        lambda: _remove(path),
+        lambda: fileops.remove_path(path),
         f"File {name} is not present",
         f"{kind} {name} removed",
     )
@@ -553,15 +498,15 @@ def symlink(
         st = None
         changes["new"] = name
     parent = _parent(path, makedirs, f"symlink {name}")
-    owner = fmod._attr_changes(st, user, group, None)
+    owner = fileops.plan_attrs(st, user, group, None)
     changes.update(owner)
 
     def apply() -> None:
         _make_parent(parent, user, group, None)
         if st is None:
-            _remove(path)
+            fileops.remove_path(path)
             os.symlink(target, path)
-        fmod._apply_attrs(path, owner, follow=False)
+        fileops.apply_attrs(path, owner, follow=False)
 
     return _outcome(
         name,
@@ -591,7 +536,7 @@ def touch(
 
     def apply() -> None:
         _make_parent(parent, None, None, None)
-        fmod.touch(path, atime, mtime)
+        fileops.touch_path("touch", path, atime, mtime)
 
     return _outcome(
         name,
@@ -603,10 +548,6 @@ def touch(
 
 
 # --- edits -----------------------------------------------------------------------
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 @_state
@@ -625,19 +566,15 @@ def append(
     path = _abs(name)
     parent = _parent(path, makedirs, name)
     present = os.path.exists(path)
-    old = fmod._read_text("append", path) if present else ""
-    new = old
-    chunks = text if isinstance(text, list) else [] if text is None else [text]
-    for chunk in (str(c) for c in chunks):
-        have = _squash(new) if ignore_whitespace else new
-        if (_squash(chunk) if ignore_whitespace else chunk) in have:
-            continue
-        new += ("" if not new or new.endswith("\n") else "\n") + chunk.rstrip("\n") + "\n"
-    changes = {"diff": fmod._diff(old, new) or "New file"} if new != old or not present else {}
+    old = fileops.read_text("append", path) if present else ""
+    new = fileops.append_text(old, text, ignore_whitespace)
+    changes = (
+        {"diff": fileops.diff_text(old, new) or "New file"} if new != old or not present else {}
+    )
 
     def apply() -> None:
         _make_parent(parent, None, None, None)
-        fmod._atomic_write(path, new.encode())
+        fileops.atomic_write(path, new.encode())
 
     return _outcome(
         name, changes, apply, f"File {name} is in the correct state", f"Appended to {name}"
@@ -673,8 +610,8 @@ def replace(
         if ignore_if_missing and not os.path.lexists(path):
             return {"name": name, "result": True, "changes": {}, "comment": f"{name} is missing"}
         raise ExecutionError(f"{name}: no such file")
-    old = fmod._read_text("replace", path)
-    new, _found = fmod._replace_text(
+    old = fileops.read_text("replace", path)
+    new, _found = fileops.replace_text(
         old,
         pattern,
         repl,
@@ -685,12 +622,12 @@ def replace(
         not_found_content,
         backslash_literal,
     )
-    changes = {"diff": fmod._diff(old, new) if show_changes else "<show_changes=False>"}
+    changes = {"diff": fileops.diff_text(old, new) if show_changes else "<show_changes=False>"}
 
     def apply() -> None:
         if backup:
             shutil.copy2(path, path + str(backup))
-        fmod._atomic_write(path, new.encode())
+        fileops.atomic_write(path, new.encode())
 
     return _outcome(
         name,
@@ -730,21 +667,21 @@ def line(
     present = os.path.isfile(path)
     if not present and not create:
         raise ExecutionError(f"{name}: no such file (see create)")
-    old = fmod._read_text("line", path) if present else ""
-    new = fmod._edit_lines(old, content, match, mode, location, before, after, indent)
+    old = fileops.read_text("line", path) if present else ""
+    new = fileops.edit_lines(old, content, match, mode, location, before, after, indent)
     changes: dict[str, Any] = {}
     if new != old:
-        changes["diff"] = fmod._diff(old, new) if show_changes else "<show_changes=False>"
+        changes["diff"] = fileops.diff_text(old, new) if show_changes else "<show_changes=False>"
     elif not present:
         changes["diff"] = "New file"
     if not present:
-        changes.update(fmod._attr_changes(None, user, group, file_mode, _default_mode()))
+        changes.update(fileops.plan_attrs(None, user, group, file_mode, fileops.default_mode()))
 
     def apply() -> None:
         if backup and present:
             shutil.copy2(path, path + (".bak" if backup is True else str(backup)))
-        fmod._atomic_write(path, new.encode())
-        fmod._apply_attrs(path, {k: v for k, v in changes.items() if k in _ATTRS})
+        fileops.atomic_write(path, new.encode())
+        fileops.apply_attrs(path, {k: v for k, v in changes.items() if k in _ATTRS})
 
     return _outcome(
         name, changes, apply, "No changes needed to be made", f"Changes were made to {name}"
@@ -792,7 +729,7 @@ def recurse(
     rels = {}
     for remote in ctx.files.list_files(env, prefix):
         rel = remote[len(prefix) :].lstrip("/") if prefix else remote
-        if not fmod._matches_pat(rel, exclude_pat):
+        if not fileops.matches_pattern(rel, exclude_pat):
             rels[rel] = remote
     if not rels:
         raise ExecutionError(f"Recurse failed: the file server has no files under {source}")
@@ -810,7 +747,7 @@ def recurse(
         elif not os.path.isdir(local):
             raise ExecutionError(f"{local} is in the way of a folder of {source}")
         else:
-            found = fmod._attr_changes(os.stat(local), user, group, dir_mode)
+            found = fileops.plan_attrs(os.stat(local), user, group, dir_mode)
             if found:
                 changes[local] = dir_changes[local] = found
     variables = {**(defaults or {}), **(context or {})}
@@ -830,7 +767,7 @@ def recurse(
             changes[dest] = file_changes
         planned.append((dest, data, file_changes))
     keep = set(rels) | {f for f in folders if f}
-    removed = _clean_plan(path, keep, exclude_pat) if clean else []
+    removed = fileops.plan_clean(path, keep, exclude_pat) if clean else []
     if removed:
         changes["removed"] = removed
 
@@ -840,13 +777,15 @@ def recurse(
             local = os.path.join(path, folder) if folder else path
             if not os.path.isdir(local):
                 os.mkdir(local)
-                fmod._apply_attrs(local, fmod._attr_changes(os.stat(local), user, group, dir_mode))
+                fileops.apply_attrs(
+                    local, fileops.plan_attrs(os.stat(local), user, group, dir_mode)
+                )
             elif local in dir_changes:
-                fmod._apply_attrs(local, dir_changes[local])
+                fileops.apply_attrs(local, dir_changes[local])
         for dest, data, file_changes in planned:
             _apply_file(dest, data, file_changes)
         for gone in removed:
-            _remove(gone)
+            fileops.remove_path(gone)
 
     return _outcome(
         name,

@@ -131,7 +131,8 @@ def test_latest_version_without_refresh_of_unknown_package_is_empty(ctx: JobCont
 
 def test_refresh_db_parses_apt_output(ctx: JobContext, monkeypatch: pytest.MonkeyPatch) -> None:
     # Faked: a real apt-get update needs the network, which tests must not use.
-    from fluxforge.modules import cmd, pkg_apt
+    from fluxforge import procs
+    from fluxforge.modules import pkg_apt
 
     text = (
         "Hit:1 http://deb.debian.org/debian bookworm InRelease\n"
@@ -141,9 +142,9 @@ def test_refresh_db_parses_apt_output(ctx: JobContext, monkeypatch: pytest.Monke
     )
     seen: list[list[str]] = []
 
-    def fake(fname: str, argv: list[str], env: dict[str, str] | None = None) -> cmd._Outcome:
+    def fake(fname: str, argv: list[str], env: dict[str, str] | None = None) -> procs.Outcome:
         seen.append(argv)
-        return cmd._Outcome(text, "", 0, 1)
+        return procs.Outcome(text, "", 0, 1)
 
     monkeypatch.setattr(pkg_apt, "_run", fake)
     assert call(ctx, "pkg.refresh_db") == {

@@ -32,11 +32,12 @@ from typing import Any
 import psutil
 import pytest
 
+from fluxforge import procs
 from fluxforge.config import MinionConfig, build
 from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError
 from fluxforge.loader import Functions
-from fluxforge.modules import cmd, pkg_dnf, service_systemd
+from fluxforge.modules import pkg_dnf, service_systemd
 from fluxforge.results import Result
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing accounts needs root")
@@ -272,12 +273,12 @@ class FakeRunner:
         self.outputs = outputs
         self.calls: list[list[str]] = []
 
-    def __call__(self, fname: str, argv: list[str], *rest: Any) -> cmd._Outcome:
+    def __call__(self, fname: str, argv: list[str], *rest: Any) -> procs.Outcome:
         self.calls.append(argv)
         for prefix, answers in self.outputs.items():
             if tuple(argv[: len(prefix)]) == prefix:
                 text, code = answers.pop(0) if len(answers) > 1 else answers[0]
-                return cmd._Outcome(text, "", code, 1)
+                return procs.Outcome(text, "", code, 1)
         raise AssertionError(f"unexpected command {argv}")
 
 
