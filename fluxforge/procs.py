@@ -5,7 +5,9 @@
 job (``current().cancelled``) kills the whole group, so a command's children
 do not outlive it; output pipes that a background process keeps open are
 given up :data:`DRAIN_GRACE` seconds after the command ends. It returns an
-:class:`Outcome` (stdout, stderr, exit status, pid).
+:class:`Outcome` (stdout, stderr, exit status, pid). :func:`run_argv` runs
+a system tool's argument list without a shell, and :func:`run_checked`
+also raises with the tool's complaint when it fails.
 
 The ``cmd`` execution module is built on it, and so are the modules that
 run system tools (``user``, ``group``, ``network``, ``pkg_apt``,
@@ -250,3 +252,29 @@ def execute(
             stderr = f"{stderr}\n{note}".lstrip("\n")
         return Outcome(stdout, stderr, TIMEOUT_RETCODE, proc.pid)
     return Outcome(stdout, stderr, proc.returncode, proc.pid)
+
+
+def run_argv(
+    fname: str,
+    argv: list[str],
+    env: dict[str, Any] | None = None,
+    cwd: str | None = None,
+    timeout: float | None = None,
+) -> Outcome:
+    """Run the system tool ``argv`` without a shell, through :func:`execute`.
+
+    What the modules that run system tools (``pkg``, ``service``, ``user``,
+    ``group``) use: their own process group, killed if the job is cancelled.
+    """
+    return execute(fname, shlex.join(argv), cwd, env, None, timeout, None, "/bin/sh", False)
+
+
+def run_checked(fname: str, argv: list[str], timeout: float | None = None) -> None:
+    """Run ``argv`` in ``/`` with ``LC_ALL=C``; raise with its complaint when it fails.
+
+    The error is ``fname: tool exited N: <its output on one line>``.
+    """
+    out = run_argv(fname, argv, {"LC_ALL": "C"}, "/", timeout)
+    if out.retcode != 0:
+        text = (out.stderr or out.stdout).strip().replace("\n", "; ")
+        raise ExecutionError(f"{fname}: {argv[0]} exited {out.retcode}: {text or 'no output'}")

@@ -15,5 +15,7 @@ of them. The pipeline, one module per step:
   ``low``, ``run``, ``run_single``) that :mod:`fluxforge.modules.state` calls.
 
 :mod:`fluxforge.highstate.template` holds what every template (SLS files
-and ``file.managed`` templates alike) is rendered with.
+and ``file.managed`` templates alike) is rendered with, and
+:mod:`fluxforge.highstate.trees` what state trees share with the pillar
+roots (SLS globs, relative includes, reading files).
 """

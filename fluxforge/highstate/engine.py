@@ -27,7 +27,8 @@ from fluxforge.highstate.compiler import CompileError, Low, compile_low
 from fluxforge.highstate.high import Gatherer, HighData
 from fluxforge.highstate.requisites import ENGINE_KEYS
 from fluxforge.highstate.runner import Runner
-from fluxforge.highstate.sls import StateTreeError, Tree, is_glob
+from fluxforge.highstate.sls import StateTreeError, Tree
+from fluxforge.highstate.trees import is_glob
 
 if TYPE_CHECKING:
     from fluxforge.context import JobContext

@@ -22,14 +22,12 @@ broken file at once (Salt returns such errors as a list of strings).
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from fluxforge.highstate.requisites import REQUISITE_KEYS
 from fluxforge.highstate.sls import StateTreeError, Tree
-
-_RELATIVE = re.compile(r"^(\.+)(.*)$")
+from fluxforge.highstate.trees import resolve_include
 
 
 @dataclass
@@ -43,25 +41,6 @@ class HighData:
     def file_of(self, env: str, sls: str) -> str:
         """The file an SLS was read from, as messages name it (``ff://web/init.sls``)."""
         return self.files.get((env, sls), f"SLS {sls}")
-
-
-def resolve_include(name: str, sls: str, relpath: str) -> str:
-    """An include made absolute: ``.sibling`` and ``..uncle`` are relative to ``sls``.
-
-    The package of ``a.b`` is ``a`` when it is ``a/b.sls``, ``a.b`` when it is
-    ``a/b/init.sls``. Raises ValueError when the name climbs above the tree.
-    """
-    found = _RELATIVE.match(name)
-    if not found:
-        return name
-    dots, rest = found.groups()
-    package = sls.split(".")
-    if not relpath.endswith("/init.sls"):
-        package = package[:-1]
-    up = len(dots) - 1
-    if up > len(package) or not rest:
-        raise ValueError(f"include {name!r} goes above the top of the state tree")
-    return ".".join([*package[: len(package) - up], rest])
 
 
 class Gatherer:

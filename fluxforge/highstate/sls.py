@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from fluxforge.errors import FileServerError, RenderError
 from fluxforge.fileserver import DEFAULT_ENV
 from fluxforge.highstate import template
+from fluxforge.highstate.trees import is_glob, read_text
 from fluxforge.renderers import render
 
 if TYPE_CHECKING:
     from fluxforge.context import JobContext
 
 TOP = "top.sls"
-_GLOB_CHARS = frozenset("*?[")
 
 
 class StateTreeError(Exception):
@@ -53,11 +53,6 @@ def display(relpath: str, env: str) -> str:
     """``ff://<relpath>``, with ``?saltenv=<env>`` outside the base environment."""
     suffix = "" if env == DEFAULT_ENV else f"?saltenv={env}"
     return f"ff://{relpath}{suffix}"
-
-
-def is_glob(name: str) -> bool:
-    """Whether an SLS name is a glob such as ``users.*``."""
-    return not _GLOB_CHARS.isdisjoint(name)
 
 
 class Tree:
@@ -108,12 +103,7 @@ class Tree:
 
     def read(self, local: str, shown: str) -> str:
         """The text of a cached file."""
-        try:
-            with open(local, encoding="utf-8") as fh:
-                return fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise StateTreeError(f"{shown}: cannot read: {reason}")
+        return read_text(local, shown, StateTreeError)
 
     def render_sls(self, found: SlsFile) -> Any:
         """The data of an SLS file, rendered with the state tree's Jinja context."""

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import grp
 import pwd
-import shlex
 import shutil
 from typing import Any
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import execute
+from fluxforge.procs import run_checked
 
 TIMEOUT = 120.0
 
@@ -31,12 +30,7 @@ def __virtual__() -> bool | tuple[bool, str]:
 
 def _run(fname: str, argv: list[str]) -> None:
     """Run ``argv`` as cmd.run does; raise with its complaint when it fails."""
-    out = execute(
-        fname, shlex.join(argv), "/", {"LC_ALL": "C"}, None, TIMEOUT, None, "/bin/sh", False
-    )
-    if out.retcode != 0:
-        text = (out.stderr or out.stdout).strip().replace("\n", "; ")
-        raise ExecutionError(f"{fname}: {argv[0]} exited {out.retcode}: {text or 'no output'}")
+    run_checked(fname, argv, TIMEOUT)
 
 
 def _entry(name: str) -> grp.struct_group | None:

@@ -16,15 +16,13 @@ from :func:`list_pkgs` before and after.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import shlex
 import shutil
 from typing import Any
 
-from fluxforge.context import current
+from fluxforge import pkgops
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, execute
+from fluxforge.procs import Outcome, run_argv
 
 __virtualname__ = "pkg"
 
@@ -41,7 +39,6 @@ APT_OPTIONS = [
 ]
 # dpkg's second status letter: installed, or installed with triggers pending.
 _INSTALLED = set("iWt")
-_SCHEMES = ("ff://", "salt://")
 
 
 def __virtual__() -> bool | tuple[bool, str]:
@@ -52,15 +49,7 @@ def __virtual__() -> bool | tuple[bool, str]:
 
 def _run(fname: str, argv: list[str], env: dict[str, str] | None = None) -> Outcome:
     """Run ``argv`` without a shell, as cmd.run does (process group, cancellation)."""
-    full_env = {**APT_ENV, **(env or {})}
-    return execute(fname, shlex.join(argv), None, full_env, None, None, None, "/bin/sh", False)
-
-
-def _check(fname: str, out: Outcome, what: str) -> None:
-    if out.retcode != 0:
-        text = (out.stderr or out.stdout).strip().splitlines()
-        tail = "; ".join(text[-3:]) if text else "no output"
-        raise ExecutionError(f"{fname}: {what} exited {out.retcode}: {tail}")
+    return run_argv(fname, argv, {**APT_ENV, **(env or {})})
 
 
 @functools.cache
@@ -73,7 +62,7 @@ def _dpkg_status() -> list[tuple[str, str, str, str]]:
     """``(status letters, name, version, arch)`` of every package dpkg knows."""
     fmt = "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n"
     out = _run("pkg.list_pkgs", ["dpkg-query", "-W", "-f", fmt])
-    _check("pkg.list_pkgs", out, "dpkg-query")
+    pkgops.check("pkg.list_pkgs", out, "dpkg-query")
     rows = []
     for line in out.stdout.splitlines():
         parts = line.split("\t")
@@ -111,11 +100,7 @@ def version(*names: str) -> str | dict[str, str]:
 
     CLI example: ``ff '*' pkg.version bash openssl``
     """
-    if not names:
-        raise ExecutionError("pkg.version: name at least one package")
-    installed = list_pkgs()
-    found = {name: installed.get(name, "") for name in names}
-    return found[names[0]] if len(names) == 1 else found
+    return pkgops.installed_versions(names, list_pkgs)
 
 
 def version_cmp(pkg1: str, pkg2: str) -> int:
@@ -161,20 +146,12 @@ def latest_version(*names: str, refresh: bool = True) -> str | dict[str, str]:
 
     CLI example: ``ff '*' pkg.latest_version nginx refresh=False``
     """
-    if not names:
-        raise ExecutionError("pkg.latest_version: name at least one package")
+    pkgops.need_names("pkg.latest_version", names)
     if refresh:
         refresh_db()
     policy = _policy(list(names))
-    installed = list_pkgs()
-    found: dict[str, str] = {}
-    for name in names:
-        candidate = policy.get(name, ("", ""))[1]
-        have = installed.get(name, "")
-        if candidate and have and version_cmp(candidate, have) <= 0:
-            candidate = ""
-        found[name] = candidate
-    return found[names[0]] if len(names) == 1 else found
+    candidates = {name: versions[1] for name, versions in policy.items()}
+    return pkgops.newer_versions(names, candidates, list_pkgs(), version_cmp)
 
 
 def available_version(*names: str, refresh: bool = True) -> str | dict[str, str]:
@@ -201,52 +178,8 @@ def refresh_db() -> dict[str, bool | None]:
         if kind in ("Get", "Hit", "Ign", "Err") and rest:
             source = re.sub(r"\s*\[[^]]*\]$", "", " ".join(rest.split()))
             ret[source] = {"Get": True, "Hit": None}.get(kind, False)
-    _check("pkg.refresh_db", out, "apt-get update")
+    pkgops.check("pkg.refresh_db", out, "apt-get update")
     return ret
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, str]]:
-    changes = {}
-    for name in sorted(set(before) | set(after)):
-        old, new = before.get(name, ""), after.get(name, "")
-        if old != new:
-            changes[name] = {"old": old, "new": new}
-    return changes
-
-
-def _pairs(items: Any, fname: str) -> list[tuple[str, str | None]]:
-    """``[(name, value or None)]`` from Salt's ``pkgs``/``sources`` forms: names or one-key maps."""
-    if items is None:
-        return []
-    if isinstance(items, str):
-        items = [part.strip() for part in items.split(",") if part.strip()]
-    if isinstance(items, dict):
-        items = [{k: v} for k, v in items.items()]
-    if not isinstance(items, list):
-        raise ExecutionError(f"{fname}: expected a list of names or {{name: value}}, got {items!r}")
-    pairs: list[tuple[str, str | None]] = []
-    for item in items:
-        if isinstance(item, dict) and len(item) == 1:
-            key, value = next(iter(item.items()))
-            pairs.append((str(key), None if value in (None, "") else str(value)))
-        elif isinstance(item, str) and item:
-            pairs.append((item, None))
-        else:
-            raise ExecutionError(f"{fname}: cannot read package entry {item!r}")
-    return pairs
-
-
-def _local_source(fname: str, source: str) -> str:
-    """A local path for ``source``: a path, or a file of the master's file server."""
-    if source.startswith(_SCHEMES):
-        files = current().files
-        path = files.cache_file(source) if files is not None else None
-        if path is None:
-            raise ExecutionError(f"{fname}: the file server has no file {source}")
-        return str(path)
-    if not os.path.isfile(source):
-        raise ExecutionError(f"{fname}: package file {source} does not exist")
-    return source
 
 
 def source_info(path: str) -> dict[str, str]:
@@ -254,9 +187,9 @@ def source_info(path: str) -> dict[str, str]:
 
     CLI example: ``ff '*' pkg.source_info /tmp/hello_1.0_all.deb``
     """
-    local = _local_source("pkg.source_info", path)
+    local = pkgops.local_source("pkg.source_info", path)
     out = _run("pkg.source_info", ["dpkg-deb", "-f", local, "Package", "Version", "Architecture"])
-    _check("pkg.source_info", out, "dpkg-deb")
+    pkgops.check("pkg.source_info", out, "dpkg-deb")
     fields = dict(line.split(": ", 1) for line in out.stdout.splitlines() if ": " in line)
     return {
         "name": fields.get("Package", ""),
@@ -288,19 +221,14 @@ def install(
 
     CLI example: ``ff '*' pkg.install nginx version=1.22.1-9``
     """
-    sources_list = _pairs(sources, "pkg.install")
-    targets = _pairs(pkgs, "pkg.install")
-    if not targets and not sources_list and name:
-        targets = [(name, None if version in (None, "") else str(version))]
-    if not targets and not sources_list:
-        raise ExecutionError("pkg.install: name a package, pkgs or sources")
+    targets, sources_list = pkgops.install_targets("pkg.install", name, pkgs, sources, version)
     if refresh:
         refresh_db()
     before = list_pkgs()
     if sources_list:
-        paths = [_local_source("pkg.install", path or "") for _, path in sources_list]
+        paths = [pkgops.local_source("pkg.install", path or "") for _, path in sources_list]
         out = _run("pkg.install", ["dpkg", "-i", "--force-confold", *paths])
-        _check("pkg.install", out, "dpkg -i")
+        pkgops.check("pkg.install", out, "dpkg -i")
     if targets:
         argv = ["apt-get", *APT_OPTIONS, "install"]
         if reinstall:
@@ -309,24 +237,22 @@ def install(
             argv += ["-t", fromrepo]
         argv += [f"{pkg}={ver.lstrip('=')}" if ver else pkg for pkg, ver in targets]
         out = _run("pkg.install", argv)
-        _check("pkg.install", out, "apt-get install")
-    return _diff(before, list_pkgs())
+        pkgops.check("pkg.install", out, "apt-get install")
+    return pkgops.diff(before, list_pkgs())
 
 
 def _uninstall(fname: str, action: str, name: str | None, pkgs: Any) -> dict[str, Any]:
-    names = [pkg for pkg, _ in _pairs(pkgs, fname)] or ([name] if name else [])
-    if not names:
-        raise ExecutionError(f"{fname}: name a package or pkgs")
+    names = pkgops.remove_names(fname, name, pkgs)
     before = list_pkgs()
     before_rc = list_pkgs(removed=True) if action == "purge" else {}
     todo = [pkg for pkg in names if pkg in before or pkg in before_rc]
     if not todo:
         return {}
     out = _run(fname, ["apt-get", *APT_OPTIONS, action, *todo])
-    _check(fname, out, f"apt-get {action}")
-    changes = _diff(before, list_pkgs())
+    pkgops.check(fname, out, f"apt-get {action}")
+    changes = pkgops.diff(before, list_pkgs())
     if action == "purge":
-        changes.update(_diff(before_rc, list_pkgs(removed=True)))
+        changes.update(pkgops.diff(before_rc, list_pkgs(removed=True)))
     return dict(sorted(changes.items()))
 
 
@@ -363,5 +289,5 @@ def upgrade(refresh: bool = True, dist_upgrade: bool = False, **kwargs: Any) -> 
     before = list_pkgs()
     action = "dist-upgrade" if dist_upgrade else "upgrade"
     out = _run("pkg.upgrade", ["apt-get", *APT_OPTIONS, action])
-    _check("pkg.upgrade", out, f"apt-get {action}")
-    return _diff(before, list_pkgs())
+    pkgops.check("pkg.upgrade", out, f"apt-get {action}")
+    return pkgops.diff(before, list_pkgs())

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 from typing import Any
 
-from fluxforge.context import current
+from fluxforge import pkgops
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, execute
+from fluxforge.procs import Outcome, run_argv
 
 __virtualname__ = "pkg"
 
 _EVR_FORMAT = "%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}"
 _QUERY_FORMAT = f"%{{NAME}}\\t{_EVR_FORMAT}\\t%{{ARCH}}\\n"
-_SCHEMES = ("ff://", "salt://")
 _TOKEN = re.compile(r"~|\^|[0-9]+|[A-Za-z]+")
 
 
@@ -38,15 +36,7 @@ def __virtual__() -> bool | tuple[bool, str]:
 
 def _run(fname: str, argv: list[str]) -> Outcome:
     """Run ``argv`` without a shell, as cmd.run does (process group, cancellation)."""
-    env = {"LC_ALL": "C"}
-    return execute(fname, shlex.join(argv), None, env, None, None, None, "/bin/sh", False)
-
-
-def _check(fname: str, out: Outcome, what: str) -> None:
-    if out.retcode != 0:
-        text = (out.stderr or out.stdout).strip().splitlines()
-        tail = "; ".join(text[-3:]) if text else "no output"
-        raise ExecutionError(f"{fname}: {what} exited {out.retcode}: {tail}")
+    return run_argv(fname, argv, {"LC_ALL": "C"})
 
 
 def list_pkgs(versions_as_list: bool = False, removed: bool = False) -> dict[str, Any]:
@@ -62,7 +52,7 @@ def list_pkgs(versions_as_list: bool = False, removed: bool = False) -> dict[str
     if removed:
         return {}
     out = _run("pkg.list_pkgs", ["rpm", "-qa", "--queryformat", _QUERY_FORMAT])
-    _check("pkg.list_pkgs", out, "rpm -qa")
+    pkgops.check("pkg.list_pkgs", out, "rpm -qa")
     machine = os.uname().machine
     found: dict[str, list[str]] = {}
     for line in out.stdout.splitlines():
@@ -86,11 +76,7 @@ def version(*names: str) -> str | dict[str, str]:
 
     CLI example: ``ff '*' pkg.version bash openssl``
     """
-    if not names:
-        raise ExecutionError("pkg.version: name at least one package")
-    installed = list_pkgs()
-    found = {name: installed.get(name, "") for name in names}
-    return found[names[0]] if len(names) == 1 else found
+    return pkgops.installed_versions(names, list_pkgs)
 
 
 def _rpmvercmp(a: str, b: str) -> int:
@@ -183,18 +169,10 @@ def latest_version(*names: str, refresh: bool = True) -> str | dict[str, str]:
 
     CLI example: ``ff '*' pkg.latest_version nginx refresh=False``
     """
-    if not names:
-        raise ExecutionError("pkg.latest_version: name at least one package")
+    pkgops.need_names("pkg.latest_version", names)
     available = _available(list(names), refresh)
-    installed = list_pkgs(versions_as_list=True)
-    found: dict[str, str] = {}
-    for name in names:
-        candidate = available.get(name, "")
-        have = installed.get(name, [])
-        if candidate and have and version_cmp(candidate, have[-1]) <= 0:
-            candidate = ""
-        found[name] = candidate
-    return found[names[0]] if len(names) == 1 else found
+    newest = {name: have[-1] for name, have in list_pkgs(versions_as_list=True).items() if have}
+    return pkgops.newer_versions(names, available, newest, version_cmp)
 
 
 def available_version(*names: str, refresh: bool = True) -> str | dict[str, str]:
@@ -211,51 +189,8 @@ def refresh_db() -> bool:
     CLI example: ``ff '*' pkg.refresh_db``
     """
     out = _run("pkg.refresh_db", ["dnf", "-q", "-y", "makecache"])
-    _check("pkg.refresh_db", out, "dnf makecache")
+    pkgops.check("pkg.refresh_db", out, "dnf makecache")
     return True
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, str]]:
-    changes = {}
-    for name in sorted(set(before) | set(after)):
-        old, new = before.get(name, ""), after.get(name, "")
-        if old != new:
-            changes[name] = {"old": old, "new": new}
-    return changes
-
-
-def _pairs(items: Any, fname: str) -> list[tuple[str, str | None]]:
-    """``[(name, value or None)]`` from Salt's ``pkgs``/``sources`` forms: names or one-key maps."""
-    if items is None:
-        return []
-    if isinstance(items, str):
-        items = [part.strip() for part in items.split(",") if part.strip()]
-    if isinstance(items, dict):
-        items = [{k: v} for k, v in items.items()]
-    if not isinstance(items, list):
-        raise ExecutionError(f"{fname}: expected a list of names or {{name: value}}, got {items!r}")
-    pairs: list[tuple[str, str | None]] = []
-    for item in items:
-        if isinstance(item, dict) and len(item) == 1:
-            key, value = next(iter(item.items()))
-            pairs.append((str(key), None if value in (None, "") else str(value)))
-        elif isinstance(item, str) and item:
-            pairs.append((item, None))
-        else:
-            raise ExecutionError(f"{fname}: cannot read package entry {item!r}")
-    return pairs
-
-
-def _local_source(fname: str, source: str) -> str:
-    if source.startswith(_SCHEMES):
-        files = current().files
-        path = files.cache_file(source) if files is not None else None
-        if path is None:
-            raise ExecutionError(f"{fname}: the file server has no file {source}")
-        return str(path)
-    if not os.path.isfile(source):
-        raise ExecutionError(f"{fname}: package file {source} does not exist")
-    return source
 
 
 def source_info(path: str) -> dict[str, str]:
@@ -263,10 +198,10 @@ def source_info(path: str) -> dict[str, str]:
 
     CLI example: ``ff '*' pkg.source_info /tmp/hello-1.0-1.noarch.rpm``
     """
-    local = _local_source("pkg.source_info", path)
+    local = pkgops.local_source("pkg.source_info", path)
     fmt = f"%{{NAME}}\\t{_EVR_FORMAT}\\t%{{ARCH}}"
     out = _run("pkg.source_info", ["rpm", "-qp", "--queryformat", fmt, local])
-    _check("pkg.source_info", out, "rpm -qp")
+    pkgops.check("pkg.source_info", out, "rpm -qp")
     parts = out.stdout.strip().split("\t")
     if len(parts) != 3:
         raise ExecutionError(f"pkg.source_info: cannot read {path}: {out.stdout.strip()!r}")
@@ -293,12 +228,7 @@ def install(
 
     CLI example: ``ff '*' pkg.install nginx version=1:1.20.1-14.el9``
     """
-    sources_list = _pairs(sources, "pkg.install")
-    targets = _pairs(pkgs, "pkg.install")
-    if not targets and not sources_list and name:
-        targets = [(name, None if version in (None, "") else str(version))]
-    if not targets and not sources_list:
-        raise ExecutionError("pkg.install: name a package, pkgs or sources")
+    targets, sources_list = pkgops.install_targets("pkg.install", name, pkgs, sources, version)
     argv = ["dnf", "-y", "reinstall" if reinstall else "install"]
     if refresh:
         argv.append("--refresh")
@@ -306,24 +236,22 @@ def install(
         argv += ["--disablerepo=*", f"--enablerepo={fromrepo}"]
     for pkg, ver in targets:
         argv.append(f"{pkg}-{ver.lstrip('=')}" if ver else pkg)
-    argv += [_local_source("pkg.install", path or "") for _, path in sources_list]
+    argv += [pkgops.local_source("pkg.install", path or "") for _, path in sources_list]
     before = list_pkgs()
     out = _run("pkg.install", argv)
-    _check("pkg.install", out, "dnf install")
-    return _diff(before, list_pkgs())
+    pkgops.check("pkg.install", out, "dnf install")
+    return pkgops.diff(before, list_pkgs())
 
 
 def _uninstall(fname: str, name: str | None, pkgs: Any) -> dict[str, Any]:
-    names = [pkg for pkg, _ in _pairs(pkgs, fname)] or ([name] if name else [])
-    if not names:
-        raise ExecutionError(f"{fname}: name a package or pkgs")
+    names = pkgops.remove_names(fname, name, pkgs)
     before = list_pkgs()
     todo = [pkg for pkg in names if pkg in before]
     if not todo:
         return {}
     out = _run(fname, ["dnf", "-y", "remove", *todo])
-    _check(fname, out, "dnf remove")
-    return _diff(before, list_pkgs())
+    pkgops.check(fname, out, "dnf remove")
+    return pkgops.diff(before, list_pkgs())
 
 
 def remove(name: str | None = None, pkgs: Any = None, **kwargs: Any) -> dict[str, Any]:
@@ -352,5 +280,5 @@ def upgrade(refresh: bool = True, **kwargs: Any) -> dict[str, Any]:
     before = list_pkgs()
     argv = ["dnf", "-y", "upgrade", *(["--refresh"] if refresh else [])]
     out = _run("pkg.upgrade", argv)
-    _check("pkg.upgrade", out, "dnf upgrade")
-    return _diff(before, list_pkgs())
+    pkgops.check("pkg.upgrade", out, "dnf upgrade")
+    return pkgops.diff(before, list_pkgs())

@@ -10,11 +10,10 @@ their returns are those of the SysV backend, :mod:`fluxforge.modules.service_sys
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, execute
+from fluxforge.procs import Outcome, run_argv
 
 __virtualname__ = "service"
 
@@ -33,8 +32,7 @@ def __virtual__() -> bool | tuple[bool, str]:
 
 def _run(fname: str, argv: list[str]) -> Outcome:
     """Run ``argv`` as cmd.run does (own process group, killed if the job is cancelled)."""
-    env = {"LC_ALL": "C", "SYSTEMD_PAGER": ""}
-    return execute(fname, shlex.join(argv), None, env, None, TIMEOUT, None, "/bin/sh", False)
+    return run_argv(fname, argv, {"LC_ALL": "C", "SYSTEMD_PAGER": ""}, timeout=TIMEOUT)
 
 
 def _unit(fname: str, name: str) -> str:

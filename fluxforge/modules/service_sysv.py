@@ -19,13 +19,12 @@ from __future__ import annotations
 import glob
 import os
 import re
-import shlex
 import shutil
 
 import psutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, execute
+from fluxforge.procs import Outcome, run_argv
 
 __virtualname__ = "service"
 
@@ -59,8 +58,7 @@ def _script(fname: str, name: str) -> str:
 
 def _run(fname: str, argv: list[str]) -> Outcome:
     """Run ``argv`` as cmd.run does (own process group, killed if the job is cancelled)."""
-    env = {"LC_ALL": "C"}
-    return execute(fname, shlex.join(argv), "/", env, None, TIMEOUT, None, "/bin/sh", False)
+    return run_argv(fname, argv, {"LC_ALL": "C"}, "/", TIMEOUT)
 
 
 def _action(fname: str, name: str, action: str) -> bool:

@@ -91,6 +91,14 @@ def _mods(mods: Any) -> list[str]:
     return [m.strip() for m in items if str(m).strip()]
 
 
+def _required_mods(fname: str, mods: Any, example: str = "") -> list[str]:
+    """The SLS names of ``mods``; an error unless there is at least one."""
+    names = _mods(mods)
+    if not names:
+        raise ExecutionError(f"{fname}: name at least one SLS{example}")
+    return names
+
+
 def _retcode(results: dict[str, Any]) -> int:
     return RETCODE_FAILED if any(r.get("result") is False for r in results.values()) else 0
 
@@ -147,9 +155,7 @@ def sls(
 
     CLI example: ``ff '*' state.sls web.nginx saltenv=dev``
     """
-    names = _mods(mods)
-    if not names:
-        raise ExecutionError("state.sls: name at least one SLS, e.g. state.sls web")
+    names = _required_mods("state.sls", mods, ", e.g. state.sls web")
     return _apply("state.sls", names, test, pillar, saltenv, queue)
 
 
@@ -217,9 +223,7 @@ def show_sls(
 
     CLI example: ``ff '*' state.show_sls web``
     """
-    names = _mods(mods)
-    if not names:
-        raise ExecutionError("state.show_sls: name at least one SLS")
+    names = _required_mods("state.show_sls", mods)
     return _show("state.show_sls", pillar, lambda ctx: engine.high(ctx, names, saltenv).states)
 
 
@@ -246,9 +250,7 @@ def show_low_sls(
 
     CLI example: ``ff '*' state.show_low_sls web``
     """
-    names = _mods(mods)
-    if not names:
-        raise ExecutionError("state.show_low_sls: name at least one SLS")
+    names = _required_mods("state.show_low_sls", mods)
     return _show("state.show_low_sls", pillar, lambda ctx: _chunks(engine.low(ctx, names, saltenv)))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,12 +10,12 @@ from fluxforge import targeting
 from fluxforge.config import MasterConfig
 from fluxforge.errors import PillarError, RenderError
 from fluxforge.highstate import top as top_file
+from fluxforge.highstate.trees import resolve_include
 from fluxforge.pillar.data import merge, nest
 from fluxforge.pillar.roots import Roots, roots_for
 from fluxforge.renderers import render
 
 TOP = "top.sls"
-_RELATIVE = re.compile(r"^(\.+)(.*)$")
 
 
 def environments(cfg: MasterConfig, env: str = "") -> list[str]:
@@ -199,18 +198,10 @@ class Compiler:
         """An include name made absolute: ``.sibling`` and ``..uncle`` are relative to ``sls``."""
         if name.startswith("/") or "\\" in name:
             raise PillarError(f"{display}: include {name!r} must be an SLS name, not a path")
-        name = name.replace("/", ".")
-        found = _RELATIVE.match(name)
-        if not found:
-            return name
-        dots, rest = found.groups()
-        package = sls.split(".")
-        if not relpath.endswith("/init.sls"):
-            package = package[:-1]
-        up = len(dots) - 1
-        if up > len(package) or not rest:
-            raise PillarError(f"{display}: include {name!r} goes above the pillar roots")
-        return ".".join([*package[: len(package) - up], rest])
+        try:
+            return resolve_include(name.replace("/", "."), sls, relpath, "the pillar roots")
+        except ValueError as exc:
+            raise PillarError(f"{display}: {exc}")
 
     def render_file(self, roots: Roots, path: str, display: str, context: dict[str, Any]) -> Any:
         """Render one file of ``roots``; its errors never quote the source (it may hold secrets)."""

@@ -15,8 +15,7 @@ from functools import lru_cache
 import jinja2
 
 from fluxforge.errors import PillarError
-
-_GLOB_CHARS = frozenset("*?[")
+from fluxforge.highstate.trees import is_glob, read_text
 
 
 def safe_relpath(name: str) -> str | None:
@@ -27,11 +26,6 @@ def safe_relpath(name: str) -> str | None:
     if any(part in ("", ".", "..") for part in parts):
         return None
     return "/".join(parts)
-
-
-def is_glob(sls: str) -> bool:
-    """Whether an SLS name is a glob such as ``users.*``."""
-    return not _GLOB_CHARS.isdisjoint(sls)
 
 
 class Roots:
@@ -94,12 +88,7 @@ class Roots:
 
     def read(self, path: str, display: str) -> str:
         """The text of a file of these roots; a PillarError if it cannot be read."""
-        try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise PillarError(f"{display}: cannot read: {reason}")
+        return read_text(path, display, PillarError)
 
 
 class RootsLoader(jinja2.BaseLoader):

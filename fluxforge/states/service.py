@@ -59,6 +59,41 @@ def _finish(ret: dict[str, Any]) -> dict[str, Any]:
     return ret
 
 
+def _predict(
+    ret: dict[str, Any], name: str, acting: bool, comment: str, boot: bool | None
+) -> dict[str, Any]:
+    """The test-mode return of :func:`running` and :func:`dead`: what they would change."""
+    ret["result"] = None
+    if acting:
+        ret["changes"][name] = True
+        ret["comment"] = comment
+    if boot is not None:
+        ret["changes"]["enabled"] = boot
+        ret["comment"] += f" Service {name} is set to be {'en' if boot else 'dis'}abled."
+    return _finish(ret)
+
+
+def _conclude(
+    ret: dict[str, Any],
+    name: str,
+    boot: bool | None,
+    ok: bool | None,
+    done: str,
+    failed: str,
+    already: str,
+) -> dict[str, Any]:
+    """Record a start or stop (``ok``; None when there was none to do), then the boot change."""
+    if ok is None:
+        ret["comment"] = already
+    elif ok:
+        ret["changes"][name] = True
+        ret["comment"] = done
+    else:
+        ret.update(result=False, comment=failed)
+    _apply_boot(ret, name, boot)
+    return _finish(ret)
+
+
 def _wait(init_delay: float | None) -> None:
     if init_delay and current().cancelled.wait(float(init_delay)):
         raise RuntimeError("cancelled while waiting init_delay")
@@ -85,27 +120,21 @@ def running(
         ret["comment"] = f"The service {name} is already running"
         return ret
     if ctx.test:
-        ret["result"] = None
-        if start:
-            ret["changes"][name] = True
-            ret["comment"] = f"Service {name} is set to start."
-        if boot is not None:
-            ret["changes"]["enabled"] = boot
-            ret["comment"] += f" Service {name} is set to be {'en' if boot else 'dis'}abled."
-        return _finish(ret)
+        return _predict(ret, name, start, f"Service {name} is set to start.", boot)
+    ok = None
     if start:
         started = _call("start", name)
         _wait(init_delay)
-        if not started or not _call("status", name, sig):
-            ret.update(result=False, comment=f"Service {name} failed to start.")
-            _apply_boot(ret, name, boot)
-            return _finish(ret)
-        ret["changes"][name] = True
-        ret["comment"] = f"Started service {name}."
-    else:
-        ret["comment"] = f"The service {name} is already running."
-    _apply_boot(ret, name, boot)
-    return _finish(ret)
+        ok = bool(started and _call("status", name, sig))
+    return _conclude(
+        ret,
+        name,
+        boot,
+        ok,
+        f"Started service {name}.",
+        f"Service {name} failed to start.",
+        f"The service {name} is already running.",
+    )
 
 
 def dead(name: str, enable: bool | None = None, sig: str | None = None) -> dict[str, Any]:
@@ -127,25 +156,19 @@ def dead(name: str, enable: bool | None = None, sig: str | None = None) -> dict[
         ret["comment"] = f"The service {name} is already dead"
         return ret
     if ctx.test:
-        ret["result"] = None
-        if stop:
-            ret["changes"][name] = True
-            ret["comment"] = f"Service {name} is set to be killed."
-        if boot is not None:
-            ret["changes"]["enabled"] = boot
-            ret["comment"] += f" Service {name} is set to be {'en' if boot else 'dis'}abled."
-        return _finish(ret)
+        return _predict(ret, name, stop, f"Service {name} is set to be killed.", boot)
+    ok = None
     if stop:
-        if not _call("stop", name) or _call("status", name, sig):
-            ret.update(result=False, comment=f"Service {name} failed to die.")
-            _apply_boot(ret, name, boot)
-            return _finish(ret)
-        ret["changes"][name] = True
-        ret["comment"] = f"Service {name} was killed."
-    else:
-        ret["comment"] = f"The service {name} is already dead."
-    _apply_boot(ret, name, boot)
-    return _finish(ret)
+        ok = bool(_call("stop", name) and not _call("status", name, sig))
+    return _conclude(
+        ret,
+        name,
+        boot,
+        ok,
+        f"Service {name} was killed.",
+        f"Service {name} failed to die.",
+        f"The service {name} is already dead.",
+    )
 
 
 def _boot_state(name: str, on: bool) -> dict[str, Any]:
