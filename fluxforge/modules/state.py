@@ -17,10 +17,12 @@ naming the running job, unless ``queue=True``, which waits for it.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 from fluxforge.context import JobContext, activate, current, deactivate
 from fluxforge.errors import ExecutionError
@@ -55,6 +57,11 @@ def _one_run(ctx: JobContext, fun: str, queue: bool) -> Iterator[None]:
         while not lock.acquire(timeout=_QUEUE_POLL):
             if ctx.cancelled.is_set():
                 raise ExecutionError(f"{fun}: cancelled while queued behind another state run")
+    try:
+        held = _file_lock(ctx, fun, queue)
+    except BaseException:
+        lock.release()
+        raise
     with _registry:
         _running[ctx.opts.id] = ctx.jid or "(local)"
     try:
@@ -62,7 +69,43 @@ def _one_run(ctx: JobContext, fun: str, queue: bool) -> Iterator[None]:
     finally:
         with _registry:
             _running.pop(ctx.opts.id, None)
+        held.close()  # closing the file releases the flock
         lock.release()
+
+
+def _file_lock(ctx: JobContext, fun: str, queue: bool) -> IO[str]:
+    """The flock of this minion's state runs across processes (a daemon and ``ff-call --local``).
+
+    The lock file in ``cachedir`` holds the pid of the run that has it.
+    """
+    os.makedirs(ctx.opts.cachedir, mode=0o700, exist_ok=True)
+    path = os.path.join(ctx.opts.cachedir, f"state-run-{ctx.opts.id}.lock")
+    fh = open(path, "a+", encoding="ascii")  # noqa: SIM115 - held for the whole run
+    try:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not queue:
+                    fh.seek(0)
+                    pid = fh.read().strip() or "unknown"
+                    raise ExecutionError(
+                        f"{fun}: a state run is already running on {ctx.opts.id!r} in another "
+                        f"process (pid {pid}); wait for it, or pass queue=True to run after it"
+                    ) from None
+                if ctx.cancelled.wait(_QUEUE_POLL):
+                    raise ExecutionError(
+                        f"{fun}: cancelled while queued behind another state run"
+                    ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+    except BaseException:
+        fh.close()
+        raise
+    return fh
 
 
 @contextmanager

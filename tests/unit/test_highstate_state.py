@@ -7,6 +7,8 @@ recording ``rec`` state module in its ``_states/``).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -351,6 +353,34 @@ def test_a_second_run_conflicts_unless_queued(job: JobContext, tmp_path: Path) -
     assert done[0].retcode == 0 and queued[0].retcode == 0
     log = (tmp_path / "log").read_text().splitlines()
     assert log == ["block:waits", "same:last_defined", "same:first_defined", "same:middle"]
+
+
+def test_a_run_in_another_process_blocks_this_one(job: JobContext, tmp_path: Path) -> None:
+    # Another process (ff-call --local beside the daemon) holds this minion's lock file.
+    lock = Path(job.opts.cachedir) / f"state-run-{job.opts.id}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; fh = open(sys.argv[1], 'a+'); "
+            "fcntl.flock(fh, fcntl.LOCK_EX); fh.seek(0); fh.truncate(); fh.write('4242\\n'); "
+            "fh.flush(); print('held', flush=True); time.sleep(30)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(ExecutionError, match=r"in another process \(pid 4242\)"):
+            call(job, "state.sls", "order")
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert call(job, "state.sls", "order").retcode == 0  # released with the process
 
 
 # --- show_* -----------------------------------------------------------------------------------
