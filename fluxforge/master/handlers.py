@@ -76,6 +76,7 @@ class Handlers:
         self.jobcache = jobcache
         self.minions = minions
         self.fileserver = FileServer(cfg.file_roots, cfg.file_chunk_size)
+        self._compiling: set[str] = set()
         self.fire = fire
         self.fire_packed = fire_packed
         self.publish = publish
@@ -151,6 +152,11 @@ class Handlers:
         A compile error reaches the minion as a pillar error, never as empty
         pillar; the log names the file and line but never a value.
         """
+        # One compile per minion at a time: a minion asks once and waits, so
+        # a second request while one runs is a flood, refused cheaply.
+        if minion_id in self._compiling:
+            raise MalformedFrame(f"a pillar compile for {minion_id} is already running")
+        self._compiling.add(minion_id)
         grains = dict(self.minions.grains(minion_id) or {"id": minion_id})
         env = body["env"]
 
@@ -160,8 +166,17 @@ class Handlers:
             except PillarError as exc:
                 log.warning("pillar of %s did not compile: %s", minion_id, exc)
                 return {"pillar": {}, "error": str(exc)}
+            except Exception as exc:  # never a value in the message: only the kind
+                log.error("pillar of %s failed: %s", minion_id, type(exc).__name__)
+                log.debug("pillar failure", exc_info=True)
+                return {
+                    "pillar": {},
+                    "error": f"the master failed to compile the pillar "
+                    f"({type(exc).__name__}); see its log",
+                }
 
         def done(reply: dict[str, Any]) -> dict[str, Any]:
+            self._compiling.discard(minion_id)
             # After an error the minion has no pillar: neither may the cache,
             # or the master would expect it for pillar targets it will refuse.
             self.minions.set_pillar(minion_id, None if reply["error"] else reply["pillar"])

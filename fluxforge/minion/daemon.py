@@ -68,6 +68,7 @@ class Minion:
         self.pillar: dict[str, Any] = {}
         self.pillar_error = ""
         self.pillar_ready = asyncio.Event()
+        self._pillar_fetch: asyncio.Future[None] | None = None
         self.hooks = Hooks(self)
         self.files = FileClient(cfg.cachedir, self.hooks.request)
         self._started: dict[str, dict[str, Any]] = {}
@@ -115,7 +116,16 @@ class Minion:
             self.pillar_ready.set()
 
     async def load_pillar(self) -> None:
-        """Fetch this minion's pillar; a compile error is kept and reported by jobs."""
+        """Fetch this minion's pillar; a compile error is kept and reported by jobs.
+
+        Callers that ask while a fetch runs share it: the master compiles one
+        pillar per minion at a time and refuses a second request meanwhile.
+        """
+        if self._pillar_fetch is None or self._pillar_fetch.done():
+            self._pillar_fetch = asyncio.ensure_future(self._fetch_pillar())
+        await asyncio.shield(self._pillar_fetch)
+
+    async def _fetch_pillar(self) -> None:
         reply = await self.channel.request("pillar", {"env": ""}, timeout=PILLAR_WAIT_SECONDS)
         if not isinstance(reply, dict) or not isinstance(reply.get("pillar"), dict):
             raise WireError("the master sent a malformed pillar reply")
@@ -354,6 +364,8 @@ class Minion:
         self.stopping.set()
         for ctx in self.running.values():
             ctx.cancelled.set()
+        if self._pillar_fetch is not None:
+            self._pillar_fetch.cancel()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

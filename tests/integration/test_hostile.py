@@ -736,3 +736,24 @@ def test_file_requests_outside_the_roots_are_refused(
     evil.send(evil.request("file_list", {"env": "base", "prefix": ""}))
     assert evil.reply()["body"] == ["ok.txt"]
     assert_still_serving(cluster, drop=("evil",))
+
+
+def test_a_flood_of_pillar_requests_compiles_once(cluster: Cluster, peers: list[RawPeer]) -> None:
+    # A slow pillar for evil, so that its requests all arrive while the first compiles.
+    slow = (
+        "{% for i in range(2000) %}{% for j in range(200) %}{% endfor %}{% endfor %}\nslow: done\n"
+    )
+    cluster.write_tree(cluster.pillar_root, {"top.sls": "base:\n  evil:\n    - slow\n"})
+    (cluster.pillar_root / "slow.sls").write_text(slow)
+    start_web1(cluster)
+    evil = enroll(peers, cluster)
+
+    for _ in range(20):
+        evil.send(evil.request("pillar", {"env": ""}))
+    replies = [evil.reply(timeout=30) for _ in range(20)]
+    compiled = [r for r in replies if r["ok"]]
+    refused = [r for r in replies if not r["ok"]]
+    assert len(compiled) >= 1 and len(refused) >= 10, replies
+    assert all(r["body"] == {"pillar": {"slow": "done"}, "error": ""} for r in compiled), compiled
+    assert all("already running" in str(r["error"]) for r in refused), refused
+    assert_still_serving(cluster, drop=("evil",))
