@@ -49,6 +49,7 @@ class Minion:
         funcs: Functions | None = None,
         pool: concurrent.futures.ThreadPoolExecutor | None = None,
         grains: dict[str, Any] | None = None,
+        states: Functions | None = None,
     ) -> None:
         if not keys.valid_id(cfg.id):
             raise ConfigError(
@@ -60,7 +61,7 @@ class Minion:
         self.identity = identity or MinionIdentity.load(cfg.pki_dir)
         self.ctx = ctx or zmq.Context.instance()
         self.funcs = funcs or execution_functions(cfg.cachedir)
-        self.states = state_functions(cfg.cachedir)
+        self.states = states or state_functions(cfg.cachedir)
         self.pool = pool or concurrent.futures.ThreadPoolExecutor(
             cfg.worker_threads, thread_name_prefix="job"
         )

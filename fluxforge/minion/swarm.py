@@ -27,7 +27,7 @@ import zmq
 from fluxforge.config import MinionConfig
 from fluxforge.crypto import MinionIdentity
 from fluxforge.grains.core import all_grains
-from fluxforge.loader import execution_functions
+from fluxforge.loader import execution_functions, state_functions
 from fluxforge.minion.daemon import Minion
 
 log = logging.getLogger("fluxforge.swarm")
@@ -53,9 +53,10 @@ async def run_slice(base: MinionConfig, ids: list[str], stop: asyncio.Event) -> 
     ctx: zmq.Context[Any] = zmq.Context()
     ctx.setsockopt(zmq.LINGER, 0)
     ctx.set(zmq.MAX_SOCKETS, max(1024, 2 * len(ids) + 64))
-    # One loader and one cachedir for the whole slice: a synced module
-    # reaches every swarm minion of the process at once.
+    # One loader of each kind and one cachedir for the whole slice: a synced
+    # module or state reaches every swarm minion of the process at once.
     funcs = execution_functions(base.cachedir)
+    states = state_functions(base.cachedir)
     pool = concurrent.futures.ThreadPoolExecutor(base.worker_threads, thread_name_prefix="job")
     core = all_grains(base)
     minions = []
@@ -63,7 +64,7 @@ async def run_slice(base: MinionConfig, ids: list[str], stop: asyncio.Event) -> 
         cfg = minion_config(base, minion_id)
         grains = {**core, "id": minion_id}
         identity = MinionIdentity.load(cfg.pki_dir)
-        minions.append(Minion(cfg, identity, ctx, funcs, pool, grains))
+        minions.append(Minion(cfg, identity, ctx, funcs, pool, grains, states))
     # Thousands of long-lived minion objects make every full garbage
     # collection walk a large heap; move them out of the collector's sight.
     gc.collect()
