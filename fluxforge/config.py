@@ -29,12 +29,14 @@ import yaml
 from fluxforge.errors import ConfigError
 
 DEFAULT_CONFIG = "/etc/fluxforge/fluxforge.conf"
+# The layouts of the highstate outputter (kept here so config imports nothing of ours).
+STATE_OUTPUTS = ("full", "terse", "mixed", "changes")
 ENV_CONFIG = "FLUXFORGE_CONFIG"
 
 
-def opt(default: Any, help: str, *, path: bool = False) -> Any:
-    """Declare an option: its default, its help line, and whether it is a path."""
-    meta = {"help": help, "path": path}
+def opt(default: Any, help: str, *, path: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    """Declare an option: its default, its help line, whether it is a path, its allowed values."""
+    meta = {"help": help, "path": path, "choices": choices}
     if isinstance(default, list | dict):
         factory: Callable[[], Any] = functools.partial(copy.deepcopy, default)
         return field(default_factory=factory, metadata=meta)
@@ -79,6 +81,11 @@ class MasterConfig:
         {}, "Named targets: a compound expression or a list of ids (for -N and N@)"
     )
     file_chunk_size: int = opt(1024 * 1024, "Bytes per chunk when minions fetch files")
+    state_output: str = opt(
+        "full",
+        "ff's layout of state runs: full, terse, mixed or changes (--state-output)",
+        choices=STATE_OUTPUTS,
+    )
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,11 @@ class MinionConfig:
         path=True,
     )
     failhard: bool = opt(False, "Stop a state run at the first state that fails")
+    state_output: str = opt(
+        "full",
+        "ff-call's layout of state runs: full, terse, mixed or changes (--state-output)",
+        choices=STATE_OUTPUTS,
+    )
 
 
 SECTIONS: dict[str, type] = {"master": MasterConfig, "minion": MinionConfig}
@@ -225,6 +237,12 @@ def build(cls: type, values: Any, path: str = "<config>", section: str = "") -> 
         if not _type_ok(value, hints[key]):
             raise ConfigError(
                 f"{path}: {section}: option {key!r} must be {_type_name(hints[key])}, got {value!r}"
+            )
+        choices = fields[key].metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(
+                f"{path}: {section}: option {key!r} must be one of {', '.join(choices)}, "
+                f"got {value!r}{_suggest(str(value), choices)}"
             )
         if hints[key] is float:
             value = float(value)

@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from fluxforge import config
 from fluxforge.errors import UsageError
 
 __all__ = [
@@ -198,7 +199,7 @@ class _NestedPainter:
 # -- highstate --------------------------------------------------------------------
 
 # The layouts of ``--state-output``.
-STATE_OUTPUTS = ("full", "terse", "mixed", "changes")
+STATE_OUTPUTS = config.STATE_OUTPUTS
 
 # The functions whose return is a state run's result; ``ff`` and ``ff-call``
 # show them with the highstate outputter unless ``--out`` says otherwise.

@@ -51,7 +51,7 @@ def main(
     args: tuple[str, ...],
     local: bool,
     out: str | None,
-    state_output: str,
+    state_output: str | None,
     config_path: str | None,
     log_level: str | None,
 ) -> None:
@@ -88,7 +88,12 @@ def main(
     else:
         color = output.use_color(sys.stdout)
         text = output.format_return(
-            LOCAL_ID, value, out, color, not outcome["success"], state_output=state_output
+            LOCAL_ID,
+            value,
+            out,
+            color,
+            not outcome["success"],
+            state_output=state_output or cfg.state_output,
         )
         sys.stdout.write(text)
     sys.exit(0 if outcome["success"] else 1)

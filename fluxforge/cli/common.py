@@ -75,11 +75,10 @@ def state_output_option(fn: F) -> F:
         "--state-output",
         "state_output",
         type=click.Choice(output.STATE_OUTPUTS),
-        default="full",
-        show_default=True,
+        default=None,
         help="With the highstate outputter: full (every field of every state), terse (one "
         "line each), mixed (full for failures only) or changes (leave out states that "
-        "succeeded without changes).",
+        "succeeded without changes). Default: the config's state_output (full).",
     )(fn)
 
 

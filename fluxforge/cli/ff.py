@@ -103,7 +103,7 @@ def main(
     is_async: bool,
     verbose: bool,
     out: str | None,
-    state_output: str,
+    state_output: str | None,
     config_path: str | None,
     log_level: str | None,
     **flags: bool,
@@ -164,7 +164,8 @@ def main(
     wait = parse_timeout(timeout) if timeout is not None else cfg.timeout
     positional, keywords = split_args(args)
     tgt: str | list[str] = parse_target_list(target) if tgt_type == "list" else target
-    printer = _ReturnPrinter(out or output.default_outputter(function), state_output)
+    layout = state_output or cfg.state_output
+    printer = _ReturnPrinter(out or output.default_outputter(function), layout)
     progress = _Progress(verbose, live=not verbose and _is_terminal(sys.stderr))
     client = LocalClient(cfg)
     try:

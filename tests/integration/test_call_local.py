@@ -189,3 +189,14 @@ def test_render_errors_and_unknown_sls_exit_1(conf: Path) -> None:
     res = ff_call(conf, "state.sls", "nosuch")
     assert res.returncode == 1, res
     assert "nosuch" in res.stdout, res
+
+
+def test_the_configs_state_output_is_the_default_layout(conf: Path) -> None:
+    data = yaml.safe_load(conf.read_text())
+    data["minion"]["state_output"] = "terse"
+    conf.write_text(yaml.safe_dump(data))
+    res = ff_call(conf, "state.sls", "bad")
+    assert "    test.fail_without_changes broken: failed" in res.stdout, res
+    assert "----------" not in res.stdout
+    res = ff_call(conf, "state.sls", "bad", "--state-output", "full")  # the option wins
+    assert "          ID: broken\n" in res.stdout, res

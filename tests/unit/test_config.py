@@ -420,3 +420,9 @@ def test_ensure_dir_sets_mode(tmp_path: Path) -> None:
     target.chmod(0o755)
     config.ensure_dir(target, 0o700)
     assert target.stat().st_mode & 0o777 == 0o700
+
+
+def test_an_option_with_choices_names_them(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'state_output' must be one of full, terse.*'terse'\?"):
+        build(MasterConfig, {"root_dir": str(tmp_path), "state_output": "tersee"})
+    assert build(MasterConfig, {"root_dir": str(tmp_path), "state_output": "changes"}).state_output
