@@ -143,7 +143,14 @@ def test_failures_errors_custom_states_and_one_run_at_a_time(cluster: Cluster) -
     # A second state run while one is running is refused, not interleaved.
     slow = cluster.ff("web1", "state.single", "cmd.run", "sleep 4", "--async")
     assert slow.returncode == 0, slow
-    time.sleep(1.0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        running = cluster.ff("web1", "ffutil.running", "--out", "json").json()["web1"]
+        if any(job["jid"] == slow.stdout.strip() for job in running):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the slow state run never showed as running")
     res = cluster.ff("web1", "state.apply", "--out", "json")
     assert res.returncode == 1, res
     assert "already running" in str(res.json()["web1"]), res
