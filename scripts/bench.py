@@ -184,13 +184,15 @@ class Bench:
         samples = [wall(argv, self.cluster.env) for _ in range(self.runs)]
         return summary(samples)
 
-    def in_process(self, fun: str, arg: list[str]) -> dict[str, Any]:
+    def in_process(
+        self, fun: str, arg: list[str], tgt: str = "m*", tgt_type: str = "glob"
+    ) -> dict[str, Any]:
         """Publish -> last return, measured by a client in this process."""
         client = self.client or self.connect()
         samples = []
         for _ in range(self.runs):
             start = time.perf_counter()
-            job = client.run("m*", fun, arg, timeout=max(10.0, self.n / 100))
+            job = client.run(tgt, fun, arg, tgt_type=tgt_type, timeout=max(10.0, self.n / 100))
             count = sum(1 for _ in job.returns())
             samples.append(time.perf_counter() - start)
             if count != self.n:
@@ -483,6 +485,12 @@ def measure(n: int, args: argparse.Namespace) -> dict[str, Any]:
             ("restart_to_answering_s", b.restart),
             ("cli test.ping", lambda: b.cli("m*", "test.ping", "-t", wait)),
             ("pub->last test.ping", lambda: b.in_process("test.ping", [])),
+            # A compound target with a grain: the master resolves it against
+            # every minion's cached grains, and every minion decides again.
+            (
+                "pub->last compound",
+                lambda: b.in_process("test.ping", [], "G@kernel:Linux and m*", "compound"),
+            ),
             ("master_cpu_per_job_s", lambda: b.master_cpu_per_job(max(3, args.runs))),
             ("ingest", lambda: b.ingest(args.ingest_returns)),
             ("master_rss_mib", lambda: tree_rss(b.master_pid)),
@@ -556,6 +564,12 @@ def print_tables(report: dict[str, Any]) -> None:
             lambda r: (
                 f"{fmt(r['pub->last test.ping']['median'])} / "
                 f"{fmt(r['pub->last test.ping']['p95'])}"
+            ),
+        ),
+        (
+            "publish -> last return, `-C 'G@kernel:Linux and m*'` test.ping (median / p95)",
+            lambda r: (
+                f"{fmt(r['pub->last compound']['median'])} / {fmt(r['pub->last compound']['p95'])}"
             ),
         ),
         (
