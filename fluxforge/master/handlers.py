@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,10 +264,24 @@ class Handlers:
                 load["tgt"], load["tgt_type"], nodegroups
             )
             return targeting.resolve(
-                load["tgt"], load["tgt_type"], self.sessions.accepted, self.minions.get
+                load["tgt"], load["tgt_type"], self.sessions.accepted, self._current_data
             )
         except TargetError as exc:
             raise UsageError(f"invalid target: {exc}") from None
+
+    def _current_data(
+        self, minion_id: str
+    ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+        """A minion's cached grains and pillar, if they are current.
+
+        A minion sends its grains whenever it authenticates, so data of one
+        that has not authenticated with this master process (it was cached
+        before a restart) may be stale: the master does not decide on it, the
+        minion does (it is ``unknown``, not skipped).
+        """
+        if not self.sessions.active(minion_id):
+            return None, None
+        return self.minions.get(minion_id)
 
     def cmd_resolve(self, request: dict[str, Any]) -> dict[str, Any]:
         """Whom a target selects: ``{minions, unknown}``, without running anything."""
@@ -286,7 +300,7 @@ class Handlers:
         for minion_id in self.minions.ids():
             if targeting.matches(pattern, "glob", minion_id):
                 grains, pillar = self.minions.get(minion_id)
-                out[minion_id] = {"grains": grains}
+                out[minion_id] = {"grains": grains, "current": self.sessions.active(minion_id)}
                 if request.get("pillar"):
                     out[minion_id]["pillar"] = pillar
         return out

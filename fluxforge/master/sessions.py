@@ -60,6 +60,10 @@ class Sessions:
         self._reported: dict[str, str] = {}
         self.warner = Warner(log)
 
+    def active(self, minion_id: str) -> bool:
+        """Whether ``minion_id`` has authenticated with this master process."""
+        return minion_id in self._tokens
+
     def rotate(self, reason: str) -> None:
         """Replace the session key; minions that still hold a key fetch the new one."""
         self.gen += 1

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from fluxforge.client import LocalClient
 from fluxforge.config import MasterConfig, build
@@ -148,13 +149,21 @@ def test_grain_changes_persist_and_retarget(cluster: Cluster) -> None:
     res = cluster.ff("db1", "grains.get", "deploy", "--out", "json")
     assert res.json() == {"db1": ["blue", "green"]}, res
 
-    # The master's cache survives a restart: with db1 down, the master still
-    # knows db1 is targeted and reports it missing.
+    # The master's cache survives a restart; data cached before the restart
+    # may be stale, so the master does not decide on it: db1 (down) is asked,
+    # and reported as undecided rather than skipped.
     cluster.stop_minion("db1")
     cluster.stop_master()
     cluster.start_master()
+    client = LocalClient(build(MasterConfig, cluster.master_opts))
+    try:
+        cached = client.command("minion_data", pattern="db1")
+    finally:
+        client.close()
+    assert cached["db1"]["grains"]["deploy"] == ["blue", "green"]
+    assert cached["db1"]["current"] is False
     res = cluster.ff("-G", "deploy:green", "test.ping", "-t", "1")
-    assert res.returncode == 4 and "db1" in res.stderr, res
+    assert res.returncode == 3 and "did not answer" in res.stderr and "db1" in res.stderr, res
 
     cluster.start_minion("db1", grains=GRAINS["db1"])
     cluster.wait_answering("db1")
@@ -260,16 +269,22 @@ def test_sync_custom_modules_and_grains_and_manage_jobs(cluster: Cluster) -> Non
     assert cluster.ff("web1", "ffutil.find_job", jid, "--out", "json").json() == {"web1": {}}
 
 
-def test_minions_the_master_knows_nothing_about_decide_for_themselves(cluster: Cluster) -> None:
+@pytest.mark.parametrize("cache", ["deleted", "stale"])
+def test_minions_the_master_knows_nothing_about_decide_for_themselves(
+    cluster: Cluster, cache: str
+) -> None:
     cluster.start_master()
     cluster.start_minion("web1", grains=GRAINS["web1"])
     cluster.start_minion("db1", grains=GRAINS["db1"])
     cluster.accept_and_wait("web1", "db1")
     cluster.stop_master()
-    cachedir = Path(cluster.master_opts["root_dir"]) / "var/cache/fluxforge/master"
-    for name in os.listdir(cachedir):
-        if name.startswith("minions.sqlite"):
-            (cachedir / name).unlink()
+    if cache == "deleted":
+        cachedir = Path(cluster.master_opts["root_dir"]) / "var/cache/fluxforge/master"
+        for name in os.listdir(cachedir):
+            if name.startswith("minions.sqlite"):
+                (cachedir / name).unlink()
+    # "stale": the cache is there, but the minions have not authenticated with
+    # the restarted master, so what it holds may be out of date.
     cluster.start_master()
     # No job may reach the minions before this one (a job makes them
     # re-authenticate and send grains), so wait for their subscriptions to
