@@ -13,7 +13,10 @@ way, as Salt does:
 - :func:`local_source` finds a package file, local or on the file server;
 - :func:`check` turns a failed command into one error line, and
   :func:`diff` computes ``{package: {"old": ..., "new": ...}}`` from
-  ``list_pkgs`` before and after a change.
+  ``list_pkgs`` before and after a change;
+- :func:`parse_constraint`, :func:`satisfies` and :func:`best_match` read and
+  apply Salt's version constraints (``">=1.0,<2.0"``) with the backend's
+  ``version_cmp``, and :func:`sorted_versions` orders a backend's candidates.
 
 This is a library module, not an execution module: the loader does not
 expose it. Errors are one :class:`~fluxforge.errors.ExecutionError` line
@@ -22,7 +25,9 @@ that starts with the function's name (``fname``, such as ``pkg.install``).
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -150,3 +155,76 @@ def local_source(fname: str, source: str) -> str:
     if not os.path.isfile(source):
         raise ExecutionError(f"{fname}: package file {source} does not exist")
     return source
+
+
+# One condition of a version constraint: an optional operator, then a version
+# that starts with a letter or digit (as Debian and rpm versions do).
+_CONDITION = re.compile(r"(==|=|>=|<=|!=|>|<)?\s*([A-Za-z0-9][A-Za-z0-9.+~:_^-]*)")
+_TESTS: dict[str, Callable[[int], bool]] = {
+    "==": lambda c: c == 0,
+    "!=": lambda c: c != 0,
+    ">=": lambda c: c >= 0,
+    "<=": lambda c: c <= 0,
+    ">": lambda c: c > 0,
+    "<": lambda c: c < 0,
+}
+
+
+def parse_constraint(spec: str) -> list[tuple[str, str]]:
+    """``[(operator, version)]`` of a version constraint such as ``">=1.0,<2.0"``.
+
+    Conditions are separated by commas and must all hold. Operators are
+    ``==`` (or ``=``, or none: exactly that version), ``!=``, ``>=``,
+    ``<=``, ``>`` and ``<``. Raise ``ValueError`` naming the constraint when
+    it cannot be read (``">>1"``, ``"~1"``, an empty condition).
+    """
+    conditions = []
+    for part in str(spec).split(","):
+        match = _CONDITION.fullmatch(part.strip())
+        if match is None:
+            raise ValueError(
+                f"cannot read the version constraint {spec!r}: each condition is "
+                "a version, optionally after one of ==, =, !=, >=, <=, >, <"
+            )
+        oper, ver = match.groups()
+        conditions.append(("==" if oper in (None, "=") else oper, ver))
+    return conditions
+
+
+def exact_version(conditions: list[tuple[str, str]]) -> str | None:
+    """The version of a constraint that is one ``==`` condition (an exact pin), else None."""
+    if len(conditions) == 1 and conditions[0][0] == "==":
+        return conditions[0][1]
+    return None
+
+
+def satisfies(
+    version: str, conditions: list[tuple[str, str]], version_cmp: Callable[[str, str], int]
+) -> bool:
+    """Whether ``version`` meets every condition; ``==`` alone is an exact string match.
+
+    An exact pin compares strings, as installs by exact version always did,
+    so that the version reported after an install is the one asked for.
+    """
+    pin = exact_version(conditions)
+    if pin is not None:
+        return version == pin
+    return all(_TESTS[oper](version_cmp(version, ver)) for oper, ver in conditions)
+
+
+def sorted_versions(versions: Sequence[str], version_cmp: Callable[[str, str], int]) -> list[str]:
+    """``versions`` without duplicates, newest first, as ``version_cmp`` orders them."""
+    unique = list(dict.fromkeys(v for v in versions if v))
+    return sorted(unique, key=functools.cmp_to_key(version_cmp), reverse=True)
+
+
+def best_match(
+    candidates: Sequence[str],
+    conditions: list[tuple[str, str]],
+    version_cmp: Callable[[str, str], int],
+) -> str | None:
+    """The newest of ``candidates`` that meets ``conditions``, None if none does."""
+    for candidate in sorted_versions(candidates, version_cmp):
+        if satisfies(candidate, conditions, version_cmp):
+            return candidate
+    return None

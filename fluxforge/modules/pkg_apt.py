@@ -162,6 +162,25 @@ def available_version(*names: str, refresh: bool = True) -> str | dict[str, str]
     return latest_version(*names, refresh=refresh)
 
 
+def list_repo_pkgs(*names: str) -> dict[str, list[str]]:
+    """Return the versions of each package that apt's lists offer, newest first.
+
+    Read from ``apt-cache madison`` without refreshing the lists; a version
+    known only from dpkg's status (an installed ``.deb``) is not offered. A
+    package that no list has maps to ``[]``.
+
+    CLI example: ``ff '*' pkg.list_repo_pkgs nginx``
+    """
+    pkgops.need_names("pkg.list_repo_pkgs", names)
+    out = _run("pkg.list_repo_pkgs", ["apt-cache", "madison", *names])
+    found: dict[str, list[str]] = {name: [] for name in names}
+    for line in out.stdout.splitlines():
+        cols = [col.strip() for col in line.split("|")]
+        if len(cols) == 3 and cols[0] in found and not cols[2].endswith("Sources"):
+            found[cols[0]].append(cols[1])
+    return {name: pkgops.sorted_versions(vers, version_cmp) for name, vers in found.items()}
+
+
 def refresh_db() -> dict[str, bool | None]:
     """Update the package lists (``apt-get update``); this uses the network.
 
@@ -216,8 +235,9 @@ def install(
     ``[{name: path}]``, a path or an ``ff://`` file of the master, installed
     with ``dpkg -i``. ``refresh``: run :func:`refresh_db` first.
     ``fromrepo``: the release to take them from (``-t``). ``reinstall``:
-    install again packages already installed. Dependencies installed along
-    appear in the result too.
+    install again packages already installed. A version older than the
+    installed one is a downgrade (``--allow-downgrades``). Dependencies
+    installed along appear in the result too.
 
     CLI example: ``ff '*' pkg.install nginx version=1.22.1-9``
     """
@@ -233,12 +253,21 @@ def install(
         argv = ["apt-get", *APT_OPTIONS, "install"]
         if reinstall:
             argv.append("--reinstall")
+        if _downgrades(targets, list_pkgs()):
+            argv.append("--allow-downgrades")
         if fromrepo:
             argv += ["-t", fromrepo]
         argv += [f"{pkg}={ver.lstrip('=')}" if ver else pkg for pkg, ver in targets]
         out = _run("pkg.install", argv)
         pkgops.check("pkg.install", out, "apt-get install")
     return pkgops.diff(before, list_pkgs())
+
+
+def _downgrades(targets: list[tuple[str, str | None]], have: dict[str, Any]) -> bool:
+    """Whether an exact version asked for is older than the installed one."""
+    return any(
+        ver and pkg in have and version_cmp(ver.lstrip("="), have[pkg]) < 0 for pkg, ver in targets
+    )
 
 
 def _uninstall(fname: str, action: str, name: str | None, pkgs: Any) -> dict[str, Any]:

@@ -143,21 +143,44 @@ def version_cmp(pkg1: str, pkg2: str) -> int:
     return _rpmvercmp(r1, r2)
 
 
-def _available(names: list[str], refresh: bool) -> dict[str, str]:
-    """The newest version of each name in the repositories (dnf's cache only, unless refresh)."""
+def _repo_versions(
+    fname: str, names: list[str], refresh: bool, duplicates: bool
+) -> dict[str, list[str]]:
+    """The versions of each name in the repositories (dnf's cache only, unless refresh)."""
     argv = ["dnf", "-q", "list", "--available", *names]
+    if duplicates:
+        argv.insert(3, "--showduplicates")
     if not refresh:
         argv.insert(1, "-C")
-    out = _run("pkg.latest_version", argv)
-    best: dict[str, str] = {}
+    out = _run(fname, argv)
+    found: dict[str, list[str]] = {}
     for line in out.stdout.splitlines():
         cols = line.split()
         if len(cols) < 2 or "." not in cols[0] or cols[0].endswith(":"):
             continue
         name = cols[0].rsplit(".", 1)[0]
-        if name in names and (name not in best or version_cmp(cols[1], best[name]) > 0):
-            best[name] = cols[1]
-    return best
+        if name in names:
+            found.setdefault(name, []).append(cols[1])
+    return found
+
+
+def _available(names: list[str], refresh: bool) -> dict[str, str]:
+    """The newest version of each name in the repositories (dnf's cache only, unless refresh)."""
+    found = _repo_versions("pkg.latest_version", names, refresh, duplicates=False)
+    return {name: pkgops.sorted_versions(vers, version_cmp)[0] for name, vers in found.items()}
+
+
+def list_repo_pkgs(*names: str) -> dict[str, list[str]]:
+    """Return the versions of each package that the repositories offer, newest first.
+
+    Read from dnf's cache (``dnf -C list --available --showduplicates``),
+    without the network. A package that no repository has maps to ``[]``.
+
+    CLI example: ``ff '*' pkg.list_repo_pkgs nginx``
+    """
+    pkgops.need_names("pkg.list_repo_pkgs", names)
+    found = _repo_versions("pkg.list_repo_pkgs", list(names), False, duplicates=True)
+    return {name: pkgops.sorted_versions(found.get(name, []), version_cmp) for name in names}
 
 
 def latest_version(*names: str, refresh: bool = True) -> str | dict[str, str]:

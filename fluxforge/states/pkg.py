@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fluxforge import pkgops
 from fluxforge.context import current
 from fluxforge.errors import FluxForgeError
 
@@ -27,7 +28,12 @@ def _ret(name: str) -> dict[str, Any]:
 def _targets(
     name: str, pkgs: Any, version: Any, sources: Any = None
 ) -> dict[str, tuple[str | None, str | None]]:
-    """``{package: (version or None, source path or None)}`` from the state's arguments."""
+    """``{package: (version constraint or None, source path or None)}`` from the arguments.
+
+    A package named both in ``sources`` and in ``pkgs`` takes its file from
+    the one and its constraint from the other; ``version`` applies to
+    ``name`` unless ``pkgs`` is given.
+    """
     out: dict[str, tuple[str | None, str | None]] = {}
     for entries, is_source in ((sources, True), (pkgs, False)):
         if not entries:
@@ -39,19 +45,81 @@ def _targets(
         for entry in entries:
             if isinstance(entry, dict) and len(entry) == 1:
                 key, value = next(iter(entry.items()))
-                value = None if value in (None, "") else str(value)
-                out[str(key)] = (None, value) if is_source else (value, None)
+                key, value = str(key), None if value in (None, "") else str(value)
+                src = out.get(key, (None, None))[1]
+                out[key] = (None, value) if is_source else (value, src)
             elif isinstance(entry, str) and not is_source:
-                out[entry] = (None, None)
+                out[entry] = (None, out.get(entry, (None, None))[1])
             else:
                 raise ValueError(f"cannot read the package entry {entry!r}")
+    spec = None if version in (None, "") else str(version)
     if not out:
-        out[name] = (None if version in (None, "") else str(version).lstrip("="), None)
+        out[name] = (spec, None)
+    elif spec is not None and not pkgs and name in out:
+        out[name] = (spec, out[name][1])
     return out
 
 
 def _listing(names: list[str]) -> str:
     return ", ".join(names)
+
+
+class _Plan:
+    """What ``pkg.installed`` would do: installs, predicted changes and what it cannot do."""
+
+    def __init__(self) -> None:
+        self.todo: dict[str, tuple[str | None, str | None]] = {}  # pkg: (version, source)
+        self.predicted: dict[str, dict[str, str]] = {}
+        self.errors: list[str] = []  # malformed constraints
+        self.missing: dict[str, str] = {}  # pkg: why no version can be chosen for it
+
+    def __bool__(self) -> bool:
+        return bool(self.todo or self.missing or self.errors)
+
+
+def _offered(funcs: Any, pkg: str, src: str | None, constrained: bool) -> list[str]:
+    """The versions to choose from: the source file's, else the package manager's."""
+    if src is not None:
+        return [funcs["pkg.source_info"](src)["version"]]
+    if constrained:
+        return list(funcs["pkg.list_repo_pkgs"](pkg).get(pkg, []))
+    latest = funcs["pkg.latest_version"](pkg, refresh=False)
+    return [latest] if latest else []
+
+
+def _plan(funcs: Any, targets: dict[str, tuple[str | None, str | None]]) -> _Plan:
+    """Work out, from ``pkg.list_pkgs`` and the candidates, what ``installed`` would change."""
+    plan = _Plan()
+    have = funcs["pkg.list_pkgs"]()
+    cmp = funcs["pkg.version_cmp"]
+    for pkg, (spec, src) in targets.items():
+        try:
+            conditions = pkgops.parse_constraint(spec) if spec else []
+        except ValueError as exc:
+            plan.errors.append(f"{pkg}: {exc}")
+            continue
+        installed = [v for v in str(have.get(pkg, "")).split(",") if v]
+        if installed and any(pkgops.satisfies(v, conditions, cmp) for v in installed):
+            continue
+        old = have.get(pkg, "")
+        pin = pkgops.exact_version(conditions)
+        offered: list[str] = []
+        choice: str | None = pin  # an exact pin without a file goes to apt/dnf as it is
+        if pin is None or src is not None:
+            offered = _offered(funcs, pkg, src, bool(conditions))
+            choice = pkgops.best_match(offered, conditions, cmp)
+        if choice is None:
+            plan.missing[pkg] = (
+                f"No version of {pkg} satisfies {spec!r} (available: {_listing(offered) or 'none'})"
+                if conditions
+                else f"No package manager candidate for: {pkg}"
+            )
+            plan.todo[pkg] = (None, src)
+            plan.predicted[pkg] = {"old": old, "new": ""}
+        else:
+            plan.todo[pkg] = (choice if conditions and src is None else None, src)
+            plan.predicted[pkg] = {"old": old, "new": choice}
+    return plan
 
 
 def installed(
@@ -62,69 +130,82 @@ def installed(
     refresh: bool = False,
     fromrepo: str | None = None,
 ) -> dict[str, Any]:
-    """Ensure that packages are installed, at ``version`` when one is given.
+    """Ensure that packages are installed, in a version that meets ``version`` when given.
 
-    ``pkgs``: several packages, as names or ``{name: version}``; it overrides
-    ``name``. ``sources``: package files as ``[{name: path or ff:// URL}]``,
-    installed when that package is not. A version must match exactly (the
-    form ``pkg.version`` prints). ``refresh``: refresh the package lists
-    before installing (not in test mode). ``fromrepo``: the release or
-    repository to take them from.
+    ``version``: an exact version (``1.2-1``, ``=1.2-1`` or ``==1.2-1``, the
+    form ``pkg.version`` prints), or a constraint as in Salt: ``>=1.2``,
+    ``<2.0``, ``<=``, ``>``, ``!=``, several joined by commas
+    (``>=1.0,<2.0``), compared with ``pkg.version_cmp``. An installed
+    version that meets it is kept; otherwise the newest version that meets
+    it is installed, from ``sources`` or ``pkg.list_repo_pkgs``, and the
+    state fails naming the versions available when none does. ``pkgs``:
+    several packages, as names or ``{name: version}``; it overrides ``name``
+    and ``version``. ``sources``: package files as ``[{name: path or ff://
+    URL}]``; ``version`` (or the package's ``pkgs`` entry) then constrains
+    the file's version. ``refresh``: refresh the package lists before
+    working out the versions, when something is to be installed (not in
+    test mode). ``fromrepo``: the release or repository to take them from.
     """
     ctx = current()
     funcs = ctx.funcs
     ret = _ret(name)
     targets = _targets(name, pkgs, version, sources)
-    have = funcs["pkg.list_pkgs"]()
-    todo = {
-        pkg: (ver, src)
-        for pkg, (ver, src) in targets.items()
-        if pkg not in have or (ver is not None and have[pkg] != ver)
-    }
-    if not todo:
+    plan = _plan(funcs, targets)
+    if not plan:
         ret["comment"] = f"All specified packages are already installed: {_listing(list(targets))}"
         return ret
-    predicted: dict[str, dict[str, str]] = {}
-    missing = []
-    for pkg, (ver, src) in todo.items():
-        new = ver or ""
-        if src is not None:
-            new = funcs["pkg.source_info"](src)["version"]
-        elif not new:
-            new = funcs["pkg.latest_version"](pkg, refresh=False) or ""
-        if not new:
-            missing.append(pkg)
-        predicted[pkg] = {"old": have.get(pkg, ""), "new": new}
-    if missing and not refresh:
-        ret.update(
-            result=False,
-            comment=f"No package manager candidate for: {_listing(missing)} "
-            "(refresh=True would refresh the package lists first)",
+    if plan.errors:
+        ret.update(result=False, comment="; ".join(plan.errors))
+        return ret
+    if refresh and not ctx.test:
+        try:
+            funcs["pkg.refresh_db"]()
+        except FluxForgeError as exc:
+            ret.update(result=False, comment=str(exc))
+            return ret
+        plan = _plan(funcs, targets)
+        if not plan:
+            ret["comment"] = f"All specified packages are installed: {_listing(list(targets))}"
+            return ret
+    if plan.missing and (not refresh or not ctx.test):
+        note = (
+            " (after refreshing the package lists)"
+            if refresh
+            else " (refresh=True would refresh the package lists first)"
         )
+        ret.update(result=False, comment="; ".join(plan.missing.values()) + note)
         return ret
     if ctx.test:
         note = " (after refreshing the package lists)" if refresh else ""
         ret.update(
             result=None,
-            changes=predicted,
+            changes=plan.predicted,
             comment="The following packages would be installed/updated"
-            f"{note}: {_listing(list(todo))}",
+            f"{note}: {_listing(list(plan.todo))}",
         )
         return ret
+    return _apply(ret, funcs, plan, fromrepo)
+
+
+def _apply(ret: dict[str, Any], funcs: Any, plan: _Plan, fromrepo: str | None) -> dict[str, Any]:
+    """Install what ``plan`` says, then check that each package has its planned version."""
+    todo = plan.todo
     sources_arg = [{pkg: src} for pkg, (_, src) in todo.items() if src is not None]
     pkgs_arg = [{pkg: ver} if ver else pkg for pkg, (ver, src) in todo.items() if src is None]
     try:
         changes = funcs["pkg.install"](
-            pkgs=pkgs_arg or None, sources=sources_arg or None, refresh=refresh, fromrepo=fromrepo
+            pkgs=pkgs_arg or None, sources=sources_arg or None, refresh=False, fromrepo=fromrepo
         )
     except FluxForgeError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
     ret["changes"] = changes
     have = funcs["pkg.list_pkgs"]()
-    failed = [
-        pkg for pkg, (ver, _) in todo.items() if pkg not in have or (ver and have[pkg] != ver)
-    ]
+    failed = []
+    for pkg in todo:
+        new = plan.predicted[pkg]["new"]
+        if pkg not in have or (new and new not in str(have[pkg]).split(",")):
+            failed.append(pkg)
     if failed:
         ret.update(result=False, comment=f"These packages failed to install: {_listing(failed)}")
     else:
@@ -199,8 +280,16 @@ def _uninstalled(name: str, pkgs: Any, version: Any, action: str, verb: str) -> 
     have = funcs["pkg.list_pkgs"]()
     leftover = funcs["pkg.list_pkgs"](removed=True) if action == "purge" else {}
     predicted: dict[str, dict[str, str]] = {}
-    for pkg, (ver, _) in targets.items():
-        if pkg in have and (ver is None or have[pkg] == ver):
+    try:
+        wanted = {
+            pkg: pkgops.parse_constraint(ver) if ver else [] for pkg, (ver, _) in targets.items()
+        }
+    except ValueError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    cmp = funcs["pkg.version_cmp"]
+    for pkg, conditions in wanted.items():
+        if pkg in have and pkgops.satisfies(have[pkg], conditions, cmp):
             predicted[pkg] = {"old": have[pkg], "new": ""}
         elif pkg in leftover and pkg not in have:
             predicted[pkg] = {"old": leftover[pkg], "new": ""}
@@ -232,7 +321,8 @@ def _uninstalled(name: str, pkgs: Any, version: Any, action: str, verb: str) -> 
 def removed(name: str, version: str | None = None, pkgs: list[Any] | None = None) -> dict[str, Any]:
     """Ensure that packages are not installed (their configuration files may stay).
 
-    ``version``: remove only when that version is installed. ``pkgs``:
+    ``version``: remove only when the installed version is that one, or meets
+    that constraint (``<2.0``, as for :func:`installed`). ``pkgs``:
     several package names; it overrides ``name``.
     """
     return _uninstalled(name, pkgs, version, "remove", "removed")

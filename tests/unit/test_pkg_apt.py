@@ -254,3 +254,177 @@ def test_installed_and_latest_fail_for_an_unknown_package_without_calling_apt(
         ret = state(ctx, "pkg.latest", name)
         assert ret["result"] is False and "No information found" in str(ret["comment"])
     assert state(ctx, "pkg.removed", name)["result"] is True
+
+
+# --- version constraints in pkg.installed ------------------------------------
+
+
+def predict_apply(job: JobContext, fun: str, /, **kwargs: object) -> dict[str, object]:
+    """Run ``fun`` in test mode, for real, then again; return the real run's changes.
+
+    The prediction must equal the real changes, and the second real run
+    must change nothing.
+    """
+    job.test = True
+    predicted = state(job, fun, **kwargs)
+    job.test = False
+    applied = state(job, fun, **kwargs)
+    assert applied["result"] is True, applied
+    assert predicted["result"] is (None if applied["changes"] else True), predicted
+    assert predicted["changes"] == applied["changes"], (predicted, applied)
+    again = state(job, fun, **kwargs)
+    assert again["result"] is True and again["changes"] == {}, again
+    changes = applied["changes"]
+    assert isinstance(changes, dict)
+    return changes
+
+
+def test_constraints_parse_and_match(ctx: JobContext) -> None:
+    from fluxforge import pkgops
+
+    assert pkgops.parse_constraint("1.2-1") == [("==", "1.2-1")]
+    assert pkgops.parse_constraint("=1.2-1") == [("==", "1.2-1")]
+    assert pkgops.parse_constraint("==1:1.2~rc1") == [("==", "1:1.2~rc1")]
+    assert pkgops.parse_constraint(">= 1.0, <2.0") == [(">=", "1.0"), ("<", "2.0")]
+    for bad in (">>1", "~1", "=>1", ">=1.0,", "<", "1.0 2.0", "!1"):
+        with pytest.raises(ValueError, match="cannot read the version constraint"):
+            pkgops.parse_constraint(bad)
+    cmp = ctx.funcs["pkg.version_cmp"]
+    versions = ["1.0-1", "2.0-1", "1.10-1", "1.9~rc1-1", "1.9-1"]
+    assert pkgops.sorted_versions(versions, cmp) == [
+        "2.0-1",
+        "1.10-1",
+        "1.9-1",
+        "1.9~rc1-1",
+        "1.0-1",
+    ]
+    assert pkgops.best_match(versions, pkgops.parse_constraint("<2.0"), cmp) == "1.10-1"
+    assert pkgops.best_match(versions, pkgops.parse_constraint(">1.0,<1.9"), cmp) == "1.9~rc1-1"
+    assert pkgops.best_match(versions, pkgops.parse_constraint("<=1.0-1"), cmp) == "1.0-1"
+    assert pkgops.best_match(versions, pkgops.parse_constraint("!=2.0-1"), cmp) == "1.10-1"
+    assert pkgops.best_match(versions, pkgops.parse_constraint(">2.0-1"), cmp) is None
+    # An exact pin is an exact string, as ``pkg.version`` prints it.
+    assert pkgops.satisfies("1.0-1", [("==", "1.0-1")], cmp)
+    assert not pkgops.satisfies("1.0-1", [("==", "1.0")], cmp)
+    assert pkgops.satisfies("1.0-1", [(">=", "1.0")], cmp)
+
+
+def test_list_repo_pkgs_reads_apt_lists(ctx: JobContext, deb: tuple[str, str, str]) -> None:
+    name, v1, _ = deb
+    madison = subprocess.run(
+        ["apt-cache", "madison", "dpkg"], capture_output=True, text=True
+    ).stdout
+    listed = call(ctx, "pkg.list_repo_pkgs", "dpkg", name)
+    assert listed == {
+        "dpkg": [line.split("|")[1].strip() for line in madison.splitlines()],
+        name: [],
+    }
+    call(ctx, "pkg.install", sources=[{name: v1}])
+    # Installed from a file only: dpkg's status is no repository.
+    assert call(ctx, "pkg.list_repo_pkgs", name) == {name: []}
+
+
+def test_installed_keeps_a_version_that_meets_the_constraint(
+    ctx: JobContext, deb: tuple[str, str, str]
+) -> None:
+    name, v1, v2 = deb
+    call(ctx, "pkg.install", sources=[{name: v1}])
+    for spec in (
+        ">=1.0",
+        ">0.9",
+        "<2.0",
+        "<1.1",
+        "<=1.0-1",
+        "==1.0-1",
+        "=1.0-1",
+        "1.0-1",
+        "!=1.1-1",
+        ">=1.0,<2.0",
+        ">= 1.0-1 , <= 1.0-1",
+    ):
+        for with_source in (False, True):
+            sources = [{name: v2}] if with_source else None
+            changes = predict_apply(ctx, "pkg.installed", name=name, version=spec, sources=sources)
+            assert changes == {}, spec
+        ret = state(ctx, "pkg.installed", name="ignored", pkgs=[{name: spec}])
+        assert ret["result"] is True and ret["changes"] == {}, (spec, ret)
+        assert "already installed" in str(ret["comment"])
+    assert call(ctx, "pkg.version", name) == "1.0-1"
+
+
+def test_installed_upgrades_and_downgrades_to_meet_the_constraint(
+    ctx: JobContext, deb: tuple[str, str, str]
+) -> None:
+    name, v1, v2 = deb
+    # Not installed: the file's version meets the range.
+    changes = predict_apply(
+        ctx, "pkg.installed", name=name, version=">=1.0,<1.1", sources=[{name: v1}]
+    )
+    assert changes == {name: {"old": "", "new": "1.0-1"}}
+    changes = predict_apply(ctx, "pkg.installed", name=name, version=">=1.1", sources=[{name: v2}])
+    assert changes == {name: {"old": "1.0-1", "new": "1.1-1"}}
+    assert call(ctx, "pkg.version", name) == "1.1-1"
+    # A constraint in pkgs, its file in sources; < means a downgrade.
+    changes = predict_apply(
+        ctx, "pkg.installed", name="ignored", pkgs=[{name: "<1.1"}], sources=[{name: v1}]
+    )
+    assert changes == {name: {"old": "1.1-1", "new": "1.0-1"}}
+    changes = predict_apply(
+        ctx, "pkg.installed", name=name, version="==1.1-1", sources=[{name: v2}]
+    )
+    assert changes == {name: {"old": "1.0-1", "new": "1.1-1"}}
+    assert call(ctx, "pkg.version", name) == "1.1-1"
+
+
+def test_installed_fails_when_no_version_meets_the_constraint(
+    ctx: JobContext, deb: tuple[str, str, str]
+) -> None:
+    name, v1, v2 = deb
+    call(ctx, "pkg.install", sources=[{name: v1}])
+    cases: list[tuple[str, list[dict[str, str]] | None, str]] = [
+        (">=2.0", [{name: v2}], "available: 1.1-1"),
+        (">1.0-1,<1.1", [{name: v2}], "available: 1.1-1"),
+        ("<1.0", [{name: v2}], "available: 1.1-1"),
+        ("==1.2-1", [{name: v2}], "available: 1.1-1"),
+        (">=2.0", None, "available: none"),  # apt's lists do not know the package
+    ]
+    for spec, sources, available in cases:
+        for test_mode in (True, False):
+            ctx.test = test_mode
+            ret = state(ctx, "pkg.installed", name=name, version=spec, sources=sources)
+            assert ret["result"] is False and ret["changes"] == {}, ret
+            assert f"No version of {name} satisfies {spec!r} ({available})" in str(
+                ret["comment"]
+            ), ret
+    ctx.test = False
+    assert call(ctx, "pkg.version", name) == "1.0-1"
+
+
+def test_installed_and_removed_refuse_a_malformed_constraint(
+    ctx: JobContext, deb: tuple[str, str, str]
+) -> None:
+    name, v1, _ = deb
+    for spec in (">>1", "~1", ">=1.0,", "=>1.0", "<1.0 >0.5"):
+        for test_mode in (True, False):
+            ctx.test = test_mode
+            ret = state(ctx, "pkg.installed", name=name, version=spec, sources=[{name: v1}])
+            assert ret["result"] is False and ret["changes"] == {}, ret
+            assert f"{name}: cannot read the version constraint {spec!r}" in str(ret["comment"])
+            ret = state(ctx, "pkg.installed", name="x", pkgs=[{name: spec}])
+            assert ret["result"] is False and "cannot read the version constraint" in str(
+                ret["comment"]
+            )
+    ctx.test = False
+    assert call(ctx, "pkg.version", name) == ""
+    call(ctx, "pkg.install", sources=[{name: v1}])
+    ret = state(ctx, "pkg.removed", name, version=">>1")
+    assert ret["result"] is False and "cannot read the version constraint" in str(ret["comment"])
+    assert call(ctx, "pkg.version", name) == "1.0-1"
+
+
+def test_removed_with_a_constraint(ctx: JobContext, deb: tuple[str, str, str]) -> None:
+    name, v1, _ = deb
+    call(ctx, "pkg.install", sources=[{name: v1}])
+    assert predict_apply(ctx, "pkg.removed", name=name, version="<1.0") == {}
+    changes = predict_apply(ctx, "pkg.removed", name=name, version=">=1.0,<2.0")
+    assert changes == {name: {"old": "1.0-1", "new": ""}}
