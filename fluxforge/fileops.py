@@ -13,7 +13,8 @@ helpers, so that a state plans a change exactly as the function makes it:
   folder and a rename, keeping the old file's mode and owner;
 - :func:`plan_clean`, :func:`list_tree` and :func:`remove_path` walk and
   clean folders; :func:`make_dirs`, :func:`touch_path`, :func:`read_text`,
-  :func:`hash_file` and :func:`split_hash` do the rest.
+  :func:`hash_file`, :func:`split_hash` and :func:`pick_hash` (a hash file
+  such as ``sha256sum`` output) do the rest.
 
 This is a library module, not an execution module: the loader does not
 expose it. An error is one :class:`~fluxforge.errors.ExecutionError` line
@@ -34,6 +35,7 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from fluxforge.errors import ExecutionError
@@ -548,3 +550,90 @@ def split_hash(fname: str, file_hash: str) -> tuple[str, str]:
     if form is None:
         raise ExecutionError(f"file.{fname}: cannot tell the hash type of {text[:80]!r}")
     return form.lower(), match.group(2).lower()
+
+
+# ``<hex>  <file>`` (``sha256sum``/``md5sum``; ``*<file>`` in binary mode), a bare
+# ``<hex>``/``<type>=<hex>``/``<type>:<hex>``, or BSD's ``SHA256 (<file>) = <hex>``.
+_LISTED = re.compile(r"(?:(\w+)[:=])?([0-9a-fA-F]+)(?:\s+\*?(.+?))?\s*")
+_BSD = re.compile(r"(\w+) \((.+)\) = ([0-9a-fA-F]+)\s*")
+
+
+def _same_file(listed: str, name: str) -> bool:
+    listed = listed.removeprefix("./")
+    name = name.removeprefix("./")
+    return listed == name or listed.endswith("/" + name.lstrip("/"))
+
+
+def pick_hash(fname: str, text: str, names: list[str], where: str) -> tuple[str, str]:
+    """``(form, hex)`` from the text of a hash file, for the first of ``names`` it lists.
+
+    The text is a bare digest (``<hex>``, ``<type>=<hex>``, ``<type>:<hex>``),
+    or lines of ``sha256sum``/``md5sum`` output (``<hex>  <file>``) or BSD
+    style (``SHA256 (<file>) = <hex>``). A listed file matches a name when
+    it is the name or ends in ``/<name>``. A file holding one hash and no
+    file name gives that hash. The type comes from the prefix, else the
+    length of the digest. ``where`` (the hash file's URL) names the file in
+    the error when nothing matches.
+    """
+    entries: list[tuple[str, str, str | None]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        found: tuple[str | None, str, str | None] | None = None
+        if (bsd := _BSD.fullmatch(line)) is not None:
+            found = (bsd.group(1), bsd.group(3), bsd.group(2))
+        elif (plain := _LISTED.fullmatch(line)) is not None:
+            found = (plain.group(1), plain.group(2), plain.group(3))
+        if found is None:
+            continue  # blank lines, comments, anything else
+        form = found[0] or HASH_LENGTHS.get(len(found[1]))
+        if form is not None:
+            entries.append((form.lower(), found[1].lower(), found[2]))
+    for name in names:
+        for form, digest, listed in entries:
+            if listed is not None and _same_file(listed, name):
+                return form, digest
+    if len(entries) == 1 and entries[0][2] is None:
+        return entries[0][0], entries[0][1]
+    raise ExecutionError(
+        f"file.{fname}: the hash file {where} has no hash for {' or '.join(names)}"
+        if entries
+        else f"file.{fname}: the hash file {where} holds no hash"
+    )
+
+
+def source_digest(
+    fname: str, source_hash: str, names: list[str], cache: Callable[[str], str | None]
+) -> tuple[str, str]:
+    """``(form, hex)`` of a ``source_hash``: a digest, or the URL of a hash file listing it.
+
+    A ``file://`` URL is read directly; ``ff://`` and ``salt://`` through
+    ``cache`` (the file client's ``cache_file``: a local path, None when
+    missing). The hash file's hash is the one for the first of ``names``
+    (see :func:`pick_hash`).
+    """
+    url = source_hash.strip()
+    scheme = url.partition("://")[0] if "://" in url else ""
+    if not scheme:
+        return split_hash(fname, url)
+    if scheme == "file":
+        local: str | None = url.removeprefix("file://")
+        local = local if local and os.path.isfile(local) else None
+    elif scheme in ("ff", "salt"):
+        local = cache(url)
+    else:
+        raise ExecutionError(f"file.{fname}: source_hash {url}: only ff://, salt:// or file://")
+    if local is None:
+        raise ExecutionError(f"file.{fname}: the hash file {url} does not exist")
+    return pick_hash(fname, read_text(fname, local), list(dict.fromkeys(names)), url)
+
+
+def check_digest(fname: str, src: str, data: bytes, form: str, want: str) -> None:
+    """Raise unless ``data`` (from ``src``) has the ``form`` digest ``want``."""
+    try:
+        got = hashlib.new(form, data).hexdigest()
+    except ValueError:
+        raise ExecutionError(f"file.{fname}: unknown hash type {form!r} in source_hash")
+    if got != want:
+        raise ExecutionError(
+            f"Specified {form} checksum for {src} ({want}) does not match actual checksum ({got})"
+        )

@@ -5,19 +5,31 @@ needs root. The returns follow Salt's ``useradd`` module: :func:`info` is
 ``{name, passwd, uid, gid, home, shell, fullname, roomnumber, workphone,
 homephone, other, groups}``, and functions that change something return
 True, or raise an error naming the command's complaint.
+
+Passwords follow Salt's ``shadow`` module: :func:`shadow_info` reads the
+hash from ``/etc/shadow`` (as root), :func:`set_password` sets a crypt hash
+and :func:`gen_password` makes one (``openssl passwd``). As in Salt,
+:func:`info`'s ``passwd`` is the ``/etc/passwd`` field (``x``), never the
+hash. A password or hash is passed to tools on stdin or through the
+environment, never on a logged command line, and never appears in an error.
 """
 
 from __future__ import annotations
 
 import grp
 import pwd
+import re
+import shlex
 import shutil
 from typing import Any
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import run_checked
+from fluxforge.procs import execute, run_checked
 
 TIMEOUT = 120.0
+SHADOW = "/etc/shadow"
+_SHADOW_FIELDS = ("lstchg", "min", "max", "warn", "inact", "expire")
+_ALGORITHMS = {"md5": "-1", "sha256": "-5", "sha512": "-6"}
 
 
 def __virtual__() -> bool | tuple[bool, str]:
@@ -291,3 +303,99 @@ def chgroups(name: str, groups: Any, append: bool = False) -> bool:
     if append and not names:
         return True
     return _usermod("user.chgroups", name, *(["-a"] if append else []), "-G", ",".join(names))
+
+
+# --- passwords (Salt's shadow module) ---------------------------------------
+
+
+def shadow_info(name: str) -> dict[str, Any]:
+    """Return the ``/etc/shadow`` entry of ``name`` as Salt's ``shadow.info``, or ``{}``.
+
+    ``{name, passwd, lstchg, min, max, warn, inact, expire}``: ``passwd`` is
+    the crypt hash (``!`` or ``*``: no password, ``""``: an empty one), the
+    others are numbers of days, ``-1`` when empty. Reading needs root.
+
+    CLI example: ``ff '*' user.shadow_info alice``
+    """
+    try:
+        with open(SHADOW, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise ExecutionError(f"user.shadow_info: cannot read {SHADOW}: {exc.strerror or exc}")
+    for line in lines:
+        fields = line.split(":")
+        if fields[0] != name or len(fields) < 8:
+            continue
+        entry: dict[str, Any] = {"name": name, "passwd": fields[1]}
+        for key, value in zip(_SHADOW_FIELDS, fields[2:8], strict=True):
+            entry[key] = int(value) if value.lstrip("-").isdigit() else -1
+        return entry
+    return {}
+
+
+def set_password(name: str, password: str, use_usermod: bool = False) -> bool:
+    """Set the crypt hash ``password`` (``$6$...``; ``""`` for an empty password) of ``name``.
+
+    Returns True when ``/etc/shadow`` then holds that hash, as Salt's
+    ``shadow.set_password``. The hash goes to ``chpasswd -e`` on stdin;
+    ``use_usermod=True`` runs ``usermod -p`` instead, which puts the hash on
+    usermod's command line (seen in the process list while it runs).
+
+    CLI example: ``ff '*' user.set_password alice '$6$salt$hash...'``
+    """
+    _need("user.set_password", name)
+    password = str(password)
+    if ":" in password or "\n" in password:
+        raise ExecutionError("user.set_password: a password hash cannot hold ':' or a line break")
+    if use_usermod:
+        cmd, stdin = f'usermod -p "$FF_PASSWORD_HASH" -- {shlex.quote(name)}', None
+        python_shell = True
+    else:
+        cmd, stdin, python_shell = "chpasswd -e", f"{name}:{password}\n", False
+    env = {"LC_ALL": "C", **({"FF_PASSWORD_HASH": password} if use_usermod else {})}
+    out = execute("user.set_password", cmd, "/", env, stdin, TIMEOUT, None, "/bin/sh", python_shell)
+    if out.retcode != 0:
+        text = (out.stderr or out.stdout).strip().replace("\n", "; ")
+        raise ExecutionError(
+            f"user.set_password: {cmd.split()[0]} exited {out.retcode}: {text or 'no output'}"
+        )
+    return bool(shadow_info(name).get("passwd") == password)
+
+
+def gen_password(password: str, crypt_salt: str | None = None, algorithm: str = "sha512") -> str:
+    """Return the crypt hash of the clear-text ``password``, as Salt's ``shadow.gen_password``.
+
+    ``algorithm``: ``sha512`` (the default), ``sha256`` or ``md5``.
+    ``crypt_salt``: up to 16 of ``[./0-9A-Za-z]``; random when not given.
+    Made by ``openssl passwd``, which reads the password on stdin.
+
+    CLI example: ``ff '*' user.gen_password 'I_am_password' crypt_salt=I_am_salt``
+    """
+    if algorithm not in _ALGORITHMS:
+        raise ExecutionError(
+            f"user.gen_password: algorithm must be one of {', '.join(_ALGORITHMS)}"
+        )
+    if crypt_salt is not None and not re.fullmatch(r"[./0-9A-Za-z]{1,16}", str(crypt_salt)):
+        raise ExecutionError("user.gen_password: crypt_salt must be 1 to 16 of [./0-9A-Za-z]")
+    password = str(password)
+    if "\n" in password or "\r" in password:
+        raise ExecutionError("user.gen_password: a password cannot hold a line break")
+    if shutil.which("openssl") is None:
+        raise ExecutionError("user.gen_password: openssl is not installed")
+    argv = ["openssl", "passwd", _ALGORITHMS[algorithm]]
+    argv += ["-salt", str(crypt_salt)] if crypt_salt is not None else []
+    out = execute(
+        "user.gen_password",
+        shlex.join([*argv, "-stdin"]),
+        "/",
+        {"LC_ALL": "C"},
+        password + "\n",
+        TIMEOUT,
+        None,
+        "/bin/sh",
+        False,
+    )
+    hashed = out.stdout.strip()
+    if out.retcode != 0 or not hashed.startswith("$"):
+        raise ExecutionError(f"user.gen_password: openssl passwd exited {out.retcode}")
+    return hashed

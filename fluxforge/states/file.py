@@ -33,8 +33,8 @@ path or base name, or ``E@<regex>``).
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
+import posixpath
 import shutil
 import time
 from collections.abc import Callable
@@ -45,7 +45,7 @@ from fluxforge.context import JobContext, current
 from fluxforge.errors import ExecutionError, FluxForgeError
 from fluxforge.fileserver import DEFAULT_ENV
 from fluxforge.highstate import template as tpl
-from fluxforge.minion.fileclient import split_source
+from fluxforge.minion.fileclient import FileClient, split_source
 from fluxforge.renderers import render
 
 State = dict[str, Any]
@@ -149,6 +149,14 @@ def _make_parent(parent: str | None, user: Any, group: Any, dir_mode: Any) -> No
 # --- file.managed ---------------------------------------------------------------
 
 
+def _client(ctx: JobContext, what: str) -> FileClient:
+    if ctx.files is None:
+        raise ExecutionError(
+            f"{what} needs a file client (a running minion, or ff-call --local with file_roots)"
+        )
+    return ctx.files
+
+
 def _fetch(ctx: JobContext, source: Any, saltenv: str) -> tuple[str, bytes]:
     """``(source, data)`` of the first of ``source`` (one or a list) that exists."""
     tried = []
@@ -163,29 +171,12 @@ def _fetch(ctx: JobContext, source: Any, saltenv: str) -> tuple[str, bytes]:
             if local is not None and not os.path.isfile(local):
                 local = None
         elif scheme in ("", "ff", "salt"):
-            if ctx.files is None:
-                raise ExecutionError(
-                    f"source {src} needs a file client (a running minion, "
-                    "or ff-call --local with file_roots)"
-                )
-            local = ctx.files.cache_file(src, saltenv)
+            local = _client(ctx, f"source {src}").cache_file(src, saltenv)
         else:
             raise ExecutionError(f"source {src}: only ff://, salt://, file:// and local paths")
         if local is not None:
             return src, _read_bytes(local)
     raise ExecutionError(f"Source file {', '.join(tried)} not found")
-
-
-def _check_hash(src: str, data: bytes, source_hash: str) -> None:
-    form, want = fileops.split_hash("managed", source_hash)
-    try:
-        got = hashlib.new(form, data).hexdigest()
-    except ValueError:
-        raise ExecutionError(f"unknown hash type {form!r} in source_hash")
-    if got != want:
-        raise ExecutionError(
-            f"Specified {form} checksum for {src} ({want}) does not match actual checksum ({got})"
-        )
 
 
 def _render(
@@ -230,7 +221,16 @@ def _wanted(ctx: JobContext, name: str, saltenv: str, args: dict[str, Any]) -> b
     if given[0] == "source":
         label, data = _fetch(ctx, args["source"], saltenv)
         if args["source_hash"]:
-            _check_hash(label, data, str(args["source_hash"]))
+            hash_name = args["source_hash_name"]
+            names = [str(hash_name)] if hash_name else [posixpath.basename(label.split("?")[0])]
+            names += [] if hash_name else [os.path.basename(name)]
+            form, want = fileops.source_digest(
+                "managed",
+                str(args["source_hash"]),
+                names,
+                lambda url: _client(ctx, f"source_hash {url}").cache_file(url, saltenv),
+            )
+            fileops.check_digest("managed", label, data, form, want)
         if not args["template"]:
             return data
         try:
@@ -266,6 +266,7 @@ def managed(
     name: str,
     source: Any = None,
     source_hash: str = "",
+    source_hash_name: str | None = None,
     user: str | None = None,
     group: str | None = None,
     mode: Any = None,
@@ -295,7 +296,11 @@ def managed(
     jinja`` renders it with grains, pillar, ``ff``/``salt`` and ``defaults``
     updated by ``context``. ``source_hash`` (``sha256=<hex>``,
     ``sha256:<hex>`` or a bare digest) must match the source or the state
-    fails. Without any, the file is only made (empty) if missing.
+    fails; it may also be the ``ff://``/``salt://``/``file://`` URL of a
+    hash file: a bare digest, or ``sha256sum``/``md5sum`` lines, of which
+    the one for the source's base name (else the base name of ``name``; or
+    ``source_hash_name`` when given) counts. Without any content argument,
+    the file is only made (empty) if missing.
 
     ``replace: False`` leaves the content of an existing file alone.
     ``create: False`` does nothing when the file is missing. ``makedirs``
@@ -320,6 +325,7 @@ def managed(
         }
     args = {"source": source, "contents": contents, "contents_pillar": contents_pillar}
     args.update(contents_grains=contents_grains, source_hash=source_hash, template=template)
+    args.update(source_hash_name=source_hash_name)
     args.update(defaults=defaults, context=context, contents_newline=contents_newline)
     data = _wanted(ctx, name, saltenv, args)
     a_link = os.path.islink(path)  # only when not following links: replaced by a file
@@ -720,14 +726,10 @@ def recurse(
     """
     ctx = current()
     path = _abs(name)
-    if ctx.files is None:
-        raise ExecutionError(
-            "file.recurse needs a file client "
-            "(a running minion, or ff-call --local with file_roots)"
-        )
+    files = _client(ctx, "file.recurse")
     env, prefix = split_source(source, saltenv, folder=True)
     rels = {}
-    for remote in ctx.files.list_files(env, prefix):
+    for remote in files.list_files(env, prefix):
         rel = remote[len(prefix) :].lstrip("/") if prefix else remote
         if not fileops.matches_pattern(rel, exclude_pat):
             rels[rel] = remote
@@ -753,7 +755,7 @@ def recurse(
     variables = {**(defaults or {}), **(context or {})}
     planned: list[tuple[str, bytes, dict[str, Any]]] = []
     for rel, remote in sorted(rels.items()):
-        cached = ctx.files.cache_file(remote, env)
+        cached = files.cache_file(remote, env)
         if cached is None:
             continue  # removed on the master since it was listed
         data = _read_bytes(cached)

@@ -5,14 +5,30 @@ Changes name each attribute that was set, with its new value:
 changes are its name and the attributes the state gave (what ``useradd``
 chose by itself, such as a free uid, is not predicted and not reported).
 ``groups`` are the supplementary groups, never the primary one.
+
+A password that is set (or would be) shows as ``{"password":
+"XXX-REDACTED-XXX"}``: no password or hash ever goes into changes,
+comments or logs. The hash is read from ``/etc/shadow`` through
+``user.shadow_info`` (Salt's ``shadow.info``), so managing passwords needs
+root. With ``hash_password`` the clear-text password is hashed again with
+the salt of the current hash to compare: a second run changes nothing.
 """
 
 from __future__ import annotations
 
 import grp
+import re
 from typing import Any
 
 from fluxforge.context import current
+from fluxforge.loader import Functions
+
+REDACTED = "XXX-REDACTED-XXX"
+# Hashes of an account without a password; enforce_password: False still sets one there.
+_NO_PASSWORD = ("!", "!!", "*", "!*")
+# A hash ``gen_password`` can make again from the clear text with the same salt.
+_SALTED = re.compile(r"\$(1|5|6)\$([./0-9A-Za-z]{1,16})\$[./0-9A-Za-z]+")
+_ALGORITHMS = {"1": "md5", "5": "sha256", "6": "sha512"}
 
 
 def _ret(name: str) -> dict[str, Any]:
@@ -84,6 +100,34 @@ def _plan(
     return changes
 
 
+def _password_plan(
+    funcs: Functions,
+    name: str,
+    exists: bool,
+    password: Any,
+    hash_password: bool,
+    empty_password: bool,
+    enforce_password: bool,
+) -> str | None:
+    """The hash to set for ``name`` (``""``: an empty password), or None to leave it alone."""
+    if not empty_password and (password is None or password == ""):
+        return None
+    current = funcs["user.shadow_info"](name).get("passwd") if exists else None
+    if empty_password:
+        return None if current == "" else ""
+    if current is not None and not enforce_password and current not in _NO_PASSWORD:
+        return None
+    if not hash_password:
+        return None if current == str(password) else str(password)
+    salted = _SALTED.fullmatch(current or "")
+    if salted is not None:
+        algorithm = _ALGORITHMS[salted.group(1)]
+        if funcs["user.gen_password"](str(password), salted.group(2), algorithm) == current:
+            return None
+    hashed: str = funcs["user.gen_password"](str(password))
+    return hashed
+
+
 def present(
     name: str,
     uid: int | None = None,
@@ -98,6 +142,10 @@ def present(
     system: bool = False,
     usergroup: bool | None = None,
     unique: bool = True,
+    password: str | None = None,
+    hash_password: bool = False,
+    empty_password: bool = False,
+    enforce_password: bool = True,
 ) -> dict[str, Any]:
     """Ensure that the account ``name`` exists with the attributes given.
 
@@ -108,6 +156,13 @@ def present(
     instead of replacing them. ``optional_groups``: added when they exist.
     ``createhome``, ``system``, ``usergroup``, ``unique``: used when the
     account is created (see ``user.add``).
+
+    ``password``: the crypt hash to set (``$6$...``), or with
+    ``hash_password: True`` a clear-text password, hashed with SHA-512.
+    ``empty_password: True`` sets an empty password (it wins over
+    ``password``, as in Salt). ``enforce_password: False`` sets the password
+    only on an account without one (a new account, or ``!``/``*``), never
+    replacing one that differs.
     """
     ctx = current()
     funcs = ctx.funcs
@@ -131,10 +186,14 @@ def present(
         if value is not None:
             want[key] = int(value) if key == "uid" else value
     info = funcs["user.info"](name)
+    pw_args = (password, hash_password, empty_password, enforce_password)
+    pw_hash = _password_plan(funcs, name, bool(info), *pw_args)
     if not info:
         changes = {"name": name, **want}
         if wanted:
             changes["groups"] = sorted(g for g in wanted if _gid_of(g) != want.get("gid"))
+        if pw_hash is not None:
+            changes["password"] = REDACTED
         if ctx.test:
             ret.update(result=None, changes=changes, comment=f"User {name} set to be added")
             return ret
@@ -151,8 +210,14 @@ def present(
             createhome=createhome,
             usergroup=usergroup,
         )
-        return _verify(ret, name, want, wanted, remove_groups, changes, f"New user {name} created")
+        if pw_hash is not None:
+            funcs["user.set_password"](name, pw_hash)
+        return _verify(
+            ret, name, want, (wanted, remove_groups, pw_hash), changes, f"New user {name} created"
+        )
     changes = _plan(name, info, want, wanted, remove_groups)
+    if pw_hash is not None:
+        changes["password"] = REDACTED
     if not changes:
         ret["comment"] = f"User {name} is present and up to date"
         return ret
@@ -162,6 +227,14 @@ def present(
             result=None, changes=changes, comment=f"User {name} set to be changed: {listing}"
         )
         return ret
+    _apply(funcs, name, changes, pw_hash)
+    return _verify(
+        ret, name, want, (wanted, remove_groups, pw_hash), changes, f"Updated user {name}"
+    )
+
+
+def _apply(funcs: Functions, name: str, changes: dict[str, Any], pw_hash: str | None) -> None:
+    """Make the planned ``changes`` of the existing account ``name``."""
     for key, fun in (
         ("uid", "chuid"),
         ("gid", "chgid"),
@@ -173,21 +246,28 @@ def present(
             funcs[f"user.{fun}"](name, changes[key])
     if "groups" in changes:
         funcs["user.chgroups"](name, changes["groups"], append=False)
-    return _verify(ret, name, want, wanted, remove_groups, changes, f"Updated user {name}")
+    if pw_hash is not None:
+        funcs["user.set_password"](name, pw_hash)
 
 
 def _verify(
     ret: dict[str, Any],
     name: str,
     want: dict[str, Any],
-    wanted: set[str] | None,
-    remove: bool,
+    asked: tuple[set[str] | None, bool, str | None],
     changes: dict[str, Any],
     comment: str,
 ) -> dict[str, Any]:
-    """Read the account again: report ``changes``, or what still differs as a failure."""
-    info = current().funcs["user.info"](name)
+    """Read the account again: report ``changes``, or what still differs as a failure.
+
+    ``asked`` is ``(groups wanted, remove_groups, the password hash set or None)``.
+    """
+    funcs = current().funcs
+    wanted, remove, pw_hash = asked
+    info = funcs["user.info"](name)
     left = _plan(name, info, want, wanted, remove) if info else {"name": name}
+    if info and pw_hash is not None and funcs["user.shadow_info"](name).get("passwd") != pw_hash:
+        left["password"] = REDACTED
     ret["changes"] = changes
     if left:
         listing = ", ".join(f"{k}: {v}" for k, v in left.items())

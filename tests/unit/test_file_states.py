@@ -282,6 +282,114 @@ def test_managed_backup_replace_false_and_source_hash(ctx: JobContext, tmp_path:
     )
 
 
+def test_managed_source_hash_from_a_hash_file(ctx: JobContext, tmp_path: Path) -> None:
+    srv = tmp_path / "srv" / "web"
+    sha = hashlib.sha256(b"hello\n").hexdigest()
+    md5 = hashlib.md5(b"hello\n").hexdigest()
+    other = hashlib.sha256(b"other\n").hexdigest()
+    (srv / "motd.sha256").write_text(f"{sha}\n")  # a bare digest
+    (srv / "motd.typed").write_text(f"sha256:{sha}\n")
+    # sha256sum output: several files, paths, binary mode; the line for the source wins.
+    (srv / "SHA256SUMS").write_text(
+        f"{other}  ./conf/motd.old\n{other}  motd.bak\n{sha} *./dir/motd\n{other}  other/x\n"
+    )
+    (srv / "MD5SUMS").write_text(f"# md5sum output\n{'0' * 32}  app.conf\n{md5}  motd\n")
+    (srv / "WRONG").write_text(f"{other}  motd\n{sha}  elsewhere/motd.txt\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    for i, url in enumerate(["web/motd.sha256", "web/motd.typed", "web/SHA256SUMS", "web/MD5SUMS"]):
+        target = out / f"motd{i}"
+        ret = cycle(
+            ctx,
+            out,
+            "file.managed",
+            name=str(target),
+            source="ff://web/motd",
+            source_hash=f"salt://{url}",
+        )
+        assert ret["changes"] == {"diff": "New file"} and target.read_text() == "hello\n"
+
+    # The line for the source's name has the wrong hash: the state fails, in test mode too.
+    for test in (True, False):
+        ctx.test = test
+        ret = state(
+            ctx,
+            "file.managed",
+            name=str(out / "bad"),
+            source="ff://web/motd",
+            source_hash="ff://web/WRONG",
+        )
+        assert ret["result"] is False and not (out / "bad").exists()
+        assert ret["comment"] == (
+            f"Specified sha256 checksum for ff://web/motd ({other}) "
+            f"does not match actual checksum ({sha})"
+        )
+    ctx.test = False
+    # source_hash_name picks another line.
+    cycle(
+        ctx,
+        out,
+        "file.managed",
+        name=str(out / "named"),
+        source="ff://web/motd",
+        source_hash="ff://web/WRONG",
+        source_hash_name="elsewhere/motd.txt",
+    )
+    ret = state(
+        ctx,
+        "file.managed",
+        name=str(out / "named2"),
+        source="ff://web/motd",
+        source_hash="ff://web/SHA256SUMS",
+        source_hash_name="motd.bak",
+    )
+    assert ret["result"] is False and "does not match" in ret["comment"]
+    # Without a line for the source (or the managed file), or a missing hash file: a clear failure.
+    ret = state(
+        ctx,
+        "file.managed",
+        name=str(out / "none"),
+        source="ff://web/motd",
+        source_hash="ff://web/SHA256SUMS",
+        source_hash_name="nothing.txt",
+    )
+    assert ret["result"] is False
+    assert (
+        ret["comment"]
+        == "file.managed: the hash file ff://web/SHA256SUMS has no hash for nothing.txt"
+    )
+    ret = state(
+        ctx,
+        "file.managed",
+        name=str(out / "none"),
+        source="ff://web/app.conf.j2",
+        source_hash="ff://web/MD5SUMS",
+    )
+    assert ret["comment"] == (
+        "file.managed: the hash file ff://web/MD5SUMS has no hash for app.conf.j2 or none"
+    )
+    ret = state(
+        ctx,
+        "file.managed",
+        name=str(out / "none"),
+        source="ff://web/motd",
+        source_hash="ff://web/missing.sha256",
+    )
+    assert ret["result"] is False
+    assert ret["comment"] == "file.managed: the hash file ff://web/missing.sha256 does not exist"
+    assert not (out / "none").exists()
+    # The managed file's own base name matches too, as in Salt.
+    (srv / "BYNAME").write_text(f"{other}  x\n{sha}  renamed\n")
+    cycle(
+        ctx,
+        out,
+        "file.managed",
+        name=str(out / "renamed"),
+        source="ff://web/motd",
+        source_hash="ff://web/BYNAME",
+    )
+
+
 def test_managed_follows_links_and_binary(ctx: JobContext, tmp_path: Path) -> None:
     real = tmp_path / "real"
     real.write_text("a\n")

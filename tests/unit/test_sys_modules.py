@@ -111,6 +111,64 @@ def test_user_add_info_change_and_delete(ctx: JobContext, names: list[str]) -> N
         call(ctx, "user.delete", user)
 
 
+# A SHA-512 crypt hash of "pw" with the salt "abcdefgh" (``openssl passwd -6``, glibc crypt).
+PW_HASH = (
+    "$6$abcdefgh$KQeXafAQAaOoKTevphVU215RvJdgzyfASRasIOuh12hO8u0r1bGW92ZnTmC9IjsiQ8VPiTXBi"
+    "ZF49dFL1U4wX/"
+)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_user_gen_password(ctx: JobContext, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    assert call(ctx, "user.gen_password", "pw", crypt_salt="abcdefgh") == PW_HASH
+    fresh = call(ctx, "user.gen_password", "pw")
+    assert fresh.startswith("$6$") and fresh != PW_HASH  # a random salt
+    salt = fresh.split("$")[2]
+    assert call(ctx, "user.gen_password", "pw", crypt_salt=salt) == fresh
+    assert call(ctx, "user.gen_password", "pw", "abcdefgh", "sha256").startswith("$5$abcdefgh$")
+    assert call(ctx, "user.gen_password", "pw", "abcdefgh", "md5").startswith("$1$abcdefgh$")
+    with pytest.raises(ExecutionError, match="algorithm must be one of"):
+        call(ctx, "user.gen_password", "pw", algorithm="des")
+    with pytest.raises(ExecutionError, match="crypt_salt must be"):
+        call(ctx, "user.gen_password", "pw", crypt_salt="a$b")
+    with pytest.raises(ExecutionError, match="line break") as err:
+        call(ctx, "user.gen_password", "secret\nline")
+    assert "secret" not in str(err.value)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("openssl" in m for m in logged)
+    assert not any("'pw'" in m or "secret" in m for m in logged)  # no password in the logs
+
+
+@root_only
+def test_user_shadow_info_and_set_password(
+    ctx: JobContext, names: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    user = names[0]
+    caplog.set_level("DEBUG")
+    assert call(ctx, "user.shadow_info", user) == {}
+    call(ctx, "user.add", user, createhome=False)
+    shadow = call(ctx, "user.shadow_info", user)
+    assert set(shadow) == {"name", "passwd", "lstchg", "min", "max", "warn", "inact", "expire"}
+    assert shadow["name"] == user and shadow["passwd"] in ("!", "!!", "*")
+    assert shadow["inact"] == -1 and isinstance(shadow["lstchg"], int)
+    assert call(ctx, "user.info", user)["passwd"] == "x"  # as Salt: never the hash
+    assert call(ctx, "user.set_password", user, PW_HASH) is True
+    assert call(ctx, "user.shadow_info", user)["passwd"] == PW_HASH
+    other = PW_HASH.replace("$6$abcdefgh$", "$6$zyxwvuts$")
+    assert call(ctx, "user.set_password", user, other, use_usermod=True) is True
+    assert call(ctx, "user.shadow_info", user)["passwd"] == other
+    assert call(ctx, "user.set_password", user, "") is True
+    assert call(ctx, "user.shadow_info", user)["passwd"] == ""
+    with pytest.raises(ExecutionError, match="cannot hold"):
+        call(ctx, "user.set_password", user, "a:b")
+    with pytest.raises(ExecutionError, match="does not exist"):
+        call(ctx, "user.set_password", names[1], PW_HASH)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("chpasswd" in m for m in logged) and any("usermod" in m for m in logged)
+    assert not any("abcdefgh" in m or "zyxwvuts" in m for m in logged)  # no hash in the logs
+
+
 @root_only
 def test_useradd_complaint_is_one_line(ctx: JobContext, names: list[str]) -> None:
     with pytest.raises(ExecutionError, match=r"^user.add: useradd exited \d+: .*no-such-group"):

@@ -157,6 +157,92 @@ def test_test_mode_predicts_users_and_groups_an_earlier_state_creates(
     assert ctx.funcs["user.info"](user) == {} and ctx.funcs["group.info"](group) == {}
 
 
+# A SHA-512 crypt hash of "pw" with the salt "abcdefgh" (``openssl passwd -6``, glibc crypt).
+PW_HASH = (
+    "$6$abcdefgh$KQeXafAQAaOoKTevphVU215RvJdgzyfASRasIOuh12hO8u0r1bGW92ZnTmC9IjsiQ8VPiTXBi"
+    "ZF49dFL1U4wX/"
+)
+REDACTED = {"password": "XXX-REDACTED-XXX"}
+
+
+def _shadow(job: JobContext, user: str) -> str:
+    passwd: str = job.funcs["user.shadow_info"](user)["passwd"]
+    return passwd
+
+
+@root_only
+def test_user_present_password_hash_enforce_and_empty(
+    ctx: JobContext, names: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    user = names[0]
+    other = PW_HASH.replace("$6$abcdefgh$", "$6$zyxwvuts$")
+    caplog.set_level("DEBUG")
+    changes = predict_apply_repeat(ctx, "user.present", user, password=PW_HASH, createhome=False)
+    assert changes == {"name": user, **REDACTED} and _shadow(ctx, user) == PW_HASH
+    ctx.test = True
+    ret = state(ctx, "user.present", user, password=other, shell="/bin/bash")
+    assert (
+        ret["comment"]
+        == f"User {user} set to be changed: shell: /bin/bash, password: XXX-REDACTED-XXX"
+    )
+    ctx.test = False
+    # A different hash replaces the current one (enforce_password defaults to True) ...
+    assert predict_apply_repeat(ctx, "user.present", user, password=other) == REDACTED
+    assert _shadow(ctx, user) == other
+    # ... unless enforce_password is False: then only an account without one gets it.
+    assert (
+        predict_apply_repeat(ctx, "user.present", user, password=PW_HASH, enforce_password=False)
+        == {}
+    )
+    assert _shadow(ctx, user) == other
+    changes = predict_apply_repeat(ctx, "user.present", user, empty_password=True)
+    assert changes == REDACTED and _shadow(ctx, user) == ""
+    ctx.funcs["user.set_password"](user, "!")  # locked, as useradd leaves an account
+    changes = predict_apply_repeat(
+        ctx, "user.present", user, password=PW_HASH, enforce_password=False
+    )
+    assert changes == REDACTED and _shadow(ctx, user) == PW_HASH
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "chpasswd" in logged and "abcdefgh" not in logged and "zyxwvuts" not in logged
+
+
+@root_only
+def test_user_present_hash_password_reuses_the_salt(
+    ctx: JobContext, names: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    user = names[0]
+    caplog.set_level("DEBUG")
+    ctx.test = True
+    ret = state(ctx, "user.present", user, password="s3cret", hash_password=True)
+    assert ret["changes"] == {"name": user, **REDACTED} and ctx.funcs["user.info"](user) == {}
+    ctx.test = False
+    changes = predict_apply_repeat(
+        ctx, "user.present", user, password="s3cret", hash_password=True, createhome=False
+    )
+    assert changes == {"name": user, **REDACTED}
+    hashed = _shadow(ctx, user)
+    salt = hashed.split("$")[2]
+    assert hashed.startswith("$6$")
+    assert ctx.funcs["user.gen_password"]("s3cret", salt) == hashed
+    # Another clear-text password: a new hash; the same one again: nothing to do.
+    changes = predict_apply_repeat(ctx, "user.present", user, password="n3w", hash_password=True)
+    assert changes == REDACTED and ctx.funcs["user.gen_password"](
+        "n3w", _shadow(ctx, user).split("$")[2]
+    ) == _shadow(ctx, user)
+    # A hash set elsewhere with its own salt (and SHA-256) is checked with that salt.
+    sha256 = ctx.funcs["user.gen_password"]("pw", "saltsalt", "sha256")
+    ctx.funcs["user.set_password"](user, sha256)
+    ret = state(ctx, "user.present", user, password="pw", hash_password=True)
+    assert (ret["result"], ret["changes"]) == (True, {}) and _shadow(ctx, user) == sha256
+    # With enforce_password False a differing password is left alone, without hashing.
+    ret = state(ctx, "user.present", user, password="x", hash_password=True, enforce_password=False)
+    assert (ret["result"], ret["changes"]) == (True, {}) and _shadow(ctx, user) == sha256
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "openssl" in logged
+    for secret in ("s3cret", "n3w", "'pw'", sha256, hashed):
+        assert secret not in logged
+
+
 def _uid_used(uid: int) -> bool:
     try:
         pwd.getpwuid(uid)
