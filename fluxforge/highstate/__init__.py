@@ -9,6 +9,7 @@ of them. The pipeline, one module per step:
   and rendering them;
 - :mod:`~fluxforge.highstate.high`: gathering high data (include, extend, exclude);
 - :mod:`~fluxforge.highstate.requisites`: requisite references and decisions;
+- :mod:`~fluxforge.highstate.retry`: the ``retry`` argument of a state;
 - :mod:`~fluxforge.highstate.compiler`: low chunks, requisite edges, run order;
 - :mod:`~fluxforge.highstate.runner`: running the chunks, results, progress;
 - :mod:`~fluxforge.highstate.engine`: the entry points (``top``, ``high``,

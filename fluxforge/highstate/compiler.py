@@ -12,8 +12,9 @@ module, once per name of ``names``. Compiling
    unordered, negative integers, ``last``) and then definition order. A
    chunk pulls what it needs forward, depth first, as Salt does.
 
-A reference that matches nothing and a requisite cycle are errors naming
-the states and their SLS files.
+A reference that matches nothing, a requisite cycle and a malformed
+``retry`` or ``reload_modules`` are errors naming the states and their SLS
+files.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from fluxforge.highstate.requisites import (
     references,
     split_key,
 )
+from fluxforge.highstate.retry import retry_policy
 
 
 class CompileError(FluxForgeError):
@@ -218,6 +220,21 @@ def _matching(lows: list[Low], ref: Reference, own: int) -> list[int]:
     ]
 
 
+def check_arguments(lows: list[Low], errors: list[str]) -> None:
+    """Check the engine's own arguments that are not requisites: ``retry``, ``reload_modules``."""
+    for low in lows:
+        if "retry" in low.args:
+            try:
+                retry_policy(low.args["retry"])
+            except ValueError as exc:
+                errors.append(f"{exc} in state {low.label}")
+        if not isinstance(low.args.get("reload_modules", False), bool):
+            errors.append(
+                f"reload_modules must be True or False, not {low.args['reload_modules']!r}, "
+                f"in state {low.label}"
+            )
+
+
 # --- order ------------------------------------------------------------------------------------
 
 
@@ -304,6 +321,7 @@ def compile_low(high: HighData) -> list[Low]:
         raise CompileError(errors)
     lows = chunks(high, errors)
     resolve(lows, errors)
+    check_arguments(lows, errors)
     if errors:
         raise CompileError(errors)
     return ordered(lows)

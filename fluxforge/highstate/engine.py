@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from fluxforge import targeting
 from fluxforge.errors import ExecutionError
 from fluxforge.highstate import top as top_file
-from fluxforge.highstate.compiler import CompileError, Low, compile_low
+from fluxforge.highstate.compiler import CompileError, Low, check_arguments, compile_low
 from fluxforge.highstate.high import Gatherer, HighData
 from fluxforge.highstate.requisites import ENGINE_KEYS
 from fluxforge.highstate.runner import Runner
@@ -121,7 +121,7 @@ def run_single(
     """Run one state function, ``fun`` as ``module.function``, as a state of its own.
 
     Requisites mean nothing for a single state and are refused; ``unless``,
-    ``onlyif``, ``creates`` apply.
+    ``onlyif``, ``creates``, ``retry`` and ``reload_modules`` apply.
     """
     module, dot, function = fun.partition(".")
     if not dot or not module or not function:
@@ -130,7 +130,13 @@ def run_single(
     if refused:
         raise CompileError([f"state.single takes no {', '.join(refused)}: it runs one state"])
     chunk = Low(0, module, function, name, name, "", saltenv, dict(kwargs))
+    errors: list[str] = []
+    check_arguments([chunk], errors)
+    if errors:
+        raise CompileError(errors)
     return Runner(ctx, [chunk]).run()
 
 
-_SINGLE_KEYS = frozenset({"unless", "onlyif", "creates", "failhard", "order"})
+_SINGLE_KEYS = frozenset(
+    {"unless", "onlyif", "creates", "failhard", "order", "retry", "reload_modules"}
+)

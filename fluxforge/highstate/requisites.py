@@ -60,6 +60,8 @@ ENGINE_KEYS: frozenset[str] = REQUISITE_KEYS | {
     "creates",
     "failhard",
     "check_cmd",
+    "retry",
+    "reload_modules",
     "fun",
     "state",
     "__id__",

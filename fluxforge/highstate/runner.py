@@ -4,7 +4,13 @@ For each chunk, in order: the requisites decide (run, run ``mod_watch``,
 fail, skip); a ``prereq`` state first runs its targets in test mode; then
 ``onlyif``, ``unless`` and ``creates`` may skip it; then the state function
 is called with the arguments it accepts (``mod_watch`` instead when a
-watched state changed), and ``check_cmd`` may fail it afterwards. Each result is recorded under its
+watched state changed), and ``check_cmd`` may fail it afterwards. With
+``retry`` (not in test mode), all of that is done again, after a pause,
+until the result is the one wanted or the attempts run out; the comment
+then starts with one line per earlier attempt, as in Salt. With
+``reload_modules: True`` the execution and state modules are scanned again
+once the state has run, whatever its result, so that later states find
+modules it installed. Each result is recorded under its
 tag with Salt's keys and reported through ``ctx.progress``. A failure
 with ``failhard`` (the state's own, or the minion's) stops the run: later
 states are not run and do not appear in the result. ``listen`` watchers run
@@ -25,6 +31,7 @@ import datetime
 import inspect
 import logging
 import os
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +41,7 @@ from fluxforge.context import JobContext, activate, current, deactivate
 from fluxforge.errors import ExecutionError, FluxForgeError, UnknownFunction
 from fluxforge.highstate.compiler import Low
 from fluxforge.highstate.requisites import ENGINE_KEYS, Outcome, decide
+from fluxforge.highstate.retry import RetryPolicy, retry_policy
 from fluxforge.results import unwrap
 
 log = logging.getLogger(__name__)
@@ -130,7 +138,7 @@ class Runner:
             gate = self._prereq(low)
             if gate is not None:
                 return gate
-        return self._execute(low, watch=outcome.action == "watch")
+        return self._run_state(low, watch=outcome.action == "watch")
 
     def _requisite_failed(self, low: Low, failed: list[int]) -> dict[str, Any]:
         names = ", ".join(
@@ -158,6 +166,55 @@ class Runner:
         if not would_change:
             return _ret(low.name, True, "No changes detected")
         return None
+
+    def _run_state(self, low: Low, watch: bool) -> dict[str, Any]:
+        """Execute a state whose requisites allow it, with its ``retry`` and ``reload_modules``."""
+        try:
+            policy = retry_policy(low.args.get("retry"))
+        except ValueError as exc:
+            return _ret(low.name, False, str(exc))
+        ret = self._execute(low, watch)
+        if policy is not None:
+            ret = self._retry(low, watch, policy, ret)
+        if low.args.get("reload_modules") is True:
+            self._reload_modules()
+        return ret
+
+    def _retry(
+        self, low: Low, watch: bool, policy: RetryPolicy, ret: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Execute ``low`` again until its result is ``policy.until`` or the attempts run out."""
+        ctx = current()
+        if ctx.test:
+            ret["comment"] = (
+                f"{ret['comment']}\nThe state would be retried every {policy.interval} seconds "
+                f"(with a splay of up to {policy.splay} seconds) a maximum of "
+                f"{policy.attempts} times or until a result of {policy.until} is returned"
+            ).strip()
+            return ret
+        notes: list[str] = []
+        attempt = 1
+        while ret["result"] != policy.until and attempt < policy.attempts:
+            notes.append(
+                f'Attempt {attempt}: Returned a result of "{ret["result"]}", '
+                f'with the following comment: "{ret["comment"]}"'
+            )
+            pause = policy.interval + (random.uniform(0, policy.splay) if policy.splay else 0)
+            if ctx.cancelled.wait(pause):
+                notes.append(f"Retry stopped after attempt {attempt}: the job was cancelled")
+                break
+            attempt += 1
+            ret = self._execute(low, watch)
+        if notes:
+            ret["comment"] = "\n".join([*notes, ret["comment"]]).strip()
+        return ret
+
+    def _reload_modules(self) -> None:
+        """Scan the plugin folders again, so later states see modules added since the start."""
+        log.debug("reloading execution and state modules")
+        self.ctx.funcs.scan()
+        if self.ctx.states is not None:
+            self.ctx.states.scan()
 
     def _execute(self, low: Low, watch: bool = False) -> dict[str, Any]:
         """Check onlyif/unless/creates, call the state function (or ``mod_watch``), check_cmd."""
@@ -271,7 +328,7 @@ class Runner:
         for low in todo:
             start = time.monotonic()
             started = datetime.datetime.now().time().isoformat(timespec="microseconds")
-            ret = self._execute(low, watch=True)
+            ret = self._run_state(low, watch=True)
             state_id = f"listener_{low.id}"
             tag = f"{low.state}_|-{state_id}_|-{low.name}_|-mod_watch"
             self._record(low, tag, state_id, ret, start, started)

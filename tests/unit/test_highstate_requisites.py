@@ -7,6 +7,7 @@ in a log file, so a test sees which states really ran, and in what order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -337,3 +338,123 @@ def test_names_with_per_name_arguments(h: Harness) -> None:
     ]
     comments = [r["comment"] for r in out.value.values()]
     assert comments == ['{"mode": "0644"}', '{"mode": "0700"}', '{"mode": "0750"}']
+
+
+# --- retry ----------------------------------------------------------------------------------
+
+
+def test_retry_until_the_result_or_out_of_attempts(h: Harness) -> None:
+    res = h.run("retry")
+    log = h.log()
+    ok = res["flaky_then_ok"]
+    assert ok["result"] is True
+    assert ok["comment"] == (
+        'Attempt 1: Returned a result of "False", with the following comment: "call 1 failed"\n'
+        'Attempt 2: Returned a result of "False", with the following comment: "call 2 failed"\n'
+        "call 3 worked"
+    )
+    assert [e for e in log if e.startswith("flaky:flaky_then_ok")] == [
+        "flaky:flaky_then_ok:1",
+        "flaky:flaky_then_ok:2",
+        "flaky:flaky_then_ok:3",
+    ]
+    out = res["flaky_out_of_attempts"]
+    assert out["result"] is False
+    assert out["comment"] == (
+        'Attempt 1: Returned a result of "False", with the following comment: "call 1 failed"\n'
+        "call 2 failed"
+    )
+    # until: False retries a state that succeeds, as many times as allowed.
+    assert res["until_false"]["result"] is True
+    assert "flaky:until_false:3" in log and res["until_false"]["comment"].count("Attempt") == 2
+    assert res["ok_at_once"]["comment"] == "call 1 worked"
+    assert "flaky:ok_at_once:2" not in log
+    assert res["no_retry"]["result"] is False and "flaky:no_retry:2" not in log
+    assert h.last.retcode == 2
+
+
+def test_retry_true_takes_the_defaults(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float | None] = []
+    monkeypatch.setattr(h.ctx.cancelled, "wait", lambda timeout=None: waits.append(timeout))
+    res = h.run("retry_default")
+    assert waits == [30]  # interval 30, no splay, two attempts in all
+    assert res["default_retry"]["result"] is True
+    assert h.log() == ["flaky:default_retry:1", "flaky:default_retry:2"]
+
+
+def test_retry_is_not_done_in_test_mode(h: Harness) -> None:
+    res = h.run("retry", test=True)
+    assert h.log() == []
+    assert res["flaky_out_of_attempts"]["comment"] == (
+        "call 1 failed\nThe state would be retried every 0 seconds (with a splay of up to "
+        "0 seconds) a maximum of 2 times or until a result of True is returned"
+    )
+    assert (h.dir / "flaky_out_of_attempts.count").read_text() == "1"
+
+
+def test_retry_stops_waiting_when_the_job_is_cancelled(h: Harness) -> None:
+    started = time.monotonic()
+    res = h.run("retry_cancel")
+    assert time.monotonic() - started < 10  # not 4 pauses of 60 s
+    assert h.log() == ["flaky:cancelled:1"]
+    assert res["cancelled"]["result"] is False
+    assert res["cancelled"]["comment"] == (
+        'Attempt 1: Returned a result of "False", with the following comment: "call 1 failed"\n'
+        "Retry stopped after attempt 1: the job was cancelled\n"
+        "call 1 failed"
+    )
+
+
+def test_malformed_retry_and_reload_modules_do_not_compile(h: Harness) -> None:
+    out = h.sls("retry_bad")
+    assert out.retcode == 1
+    where = "(rec.same, SLS retry_bad in ff://retry_bad.sls)"
+    assert out.value == [
+        "retry has unknown key(s) tries; known: attempts, until, interval, splay "
+        f"in state 'unknown_key' {where}",
+        "retry interval must be a number of seconds >= 0, not 'soon' "
+        f"in state 'wrong_type' {where}",
+        f"retry attempts must be an integer >= 1, not 0 in state 'zero_attempts' {where}",
+        "retry must be True or a mapping of attempts, until, interval, splay, not [1, 2] "
+        f"in state 'not_a_mapping' {where}",
+        f"reload_modules must be True or False, not 'sometimes', in state 'bad_reload' {where}",
+    ]
+    assert h.log() == []
+
+
+def test_retry_and_reload_modules_never_reach_the_state_function(h: Harness) -> None:
+    out = h.ctx.funcs["state.single"](
+        "rec.args", "x", retry={"attempts": 1}, reload_modules=True, other=1
+    )
+    (ret,) = out.value.values()
+    assert ret["comment"] == '{"other": 1}'
+    bad = h.ctx.funcs["state.single"]("rec.args", "x", retry={"attempts": "many"})
+    assert bad.retcode == 1
+
+
+# --- reload_modules -------------------------------------------------------------------------
+
+
+def _reload_run(h: Harness, reload: bool) -> dict[str, dict[str, Any]]:
+    assert h.ctx.states is not None
+    h.ctx.states.folders.append(str(h.dir / "extstates"))
+    h.ctx.states.scan()
+    h.ctx.pillar["reload"] = reload
+    return h.run("reload")
+
+
+def test_reload_modules_lets_later_states_use_new_modules(h: Harness) -> None:
+    res = _reload_run(h, reload=True)
+    # The writers fail on purpose: the modules are rescanned whatever the result.
+    assert res["install_module"]["result"] is False
+    assert res["use_module"]["result"] is True
+    assert res["use_module"]["comment"] == "hello from fresh"
+    assert res["use_state"]["result"] is True and res["use_state"]["comment"] == "fresh state"
+
+
+def test_without_reload_modules_new_modules_stay_unknown(h: Harness) -> None:
+    res = _reload_run(h, reload=False)
+    assert res["use_module"]["result"] is False
+    assert "'fresh.hello' is not a known function" in res["use_module"]["comment"]
+    assert res["use_state"]["result"] is False
+    assert "freshstate.present" in res["use_state"]["comment"]

@@ -91,3 +91,41 @@ def block(name: str) -> dict[str, Any]:
         time.sleep(0.01)
     _log(f"block:{name}")
     return _ret(name, True, "released")
+
+
+def flaky(name: str, fails: int = 0, cancel: bool = False) -> dict[str, Any]:
+    """Fail the first ``fails`` calls, then succeed; counts calls in ``<dir>/<name>.count``.
+
+    With ``cancel``, every failing call also cancels the job.
+    """
+    ctx = current()
+    counter = os.path.join(ctx.pillar["dir"], f"{name}.count")
+    calls = 1
+    if os.path.exists(counter):
+        with open(counter, encoding="utf-8") as fh:
+            calls += int(fh.read())
+    with open(counter, "w", encoding="utf-8") as fh:
+        fh.write(str(calls))
+    _log(f"flaky:{name}:{calls}")
+    if calls <= fails:
+        if cancel:
+            ctx.cancelled.set()
+        return _ret(name, False, f"call {calls} failed")
+    return _ret(name, True, f"call {calls} worked")
+
+
+def write_module(name: str, text: str) -> dict[str, Any]:
+    """Write the plugin file ``name`` (a path) with ``text``, and fail on purpose.
+
+    Failing shows that ``reload_modules`` rescans whatever the result.
+    """
+    os.makedirs(os.path.dirname(name), exist_ok=True)
+    with open(name, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    _log(f"write_module:{os.path.basename(name)}")
+    return _ret(name, False, "written, failing on purpose", {"written": name})
+
+
+def call(name: str, function: str) -> dict[str, Any]:
+    """Call the execution function ``function``; the comment is what it returned."""
+    return _ret(name, True, str(current().funcs[function]()))

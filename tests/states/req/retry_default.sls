@@ -1,0 +1,4 @@
+default_retry:
+  rec.flaky:
+    - fails: 1
+    - retry: True
