@@ -43,7 +43,10 @@ class MinionHooks(Protocol):
         """Send a request of type ``kind`` to the master and wait for its reply body."""
 
     def refresh(self, what: str) -> None:
-        """Reload ``grains`` (and send them to the master), ``pillar`` or ``modules``."""
+        """Reload ``grains`` (and send them to the master), ``pillar`` or ``modules``.
+
+        The calling job's context gets the new grains or pillar too.
+        """
 
     def running(self) -> list[dict[str, Any]]:
         """The jobs running here, each ``{jid, fun, arg, tgt, tgt_type, user, started, pid}``."""

@@ -169,9 +169,10 @@ def _write(fold: _Fold, destructive: bool) -> dict[str, Any]:
         written.update(values)
 
     store.update(ctx.opts.grains_file, change)
-    ctx.grains = all_grains(ctx.opts)
     if ctx.minion is not None:
-        ctx.minion.refresh("grains")
+        ctx.minion.refresh("grains")  # also gives this job the new grains
+    else:
+        ctx.grains = all_grains(ctx.opts)
     _warn_shadowed(ctx, [k for k, v in written.items() if not (v is None and destructive)])
     return written
 

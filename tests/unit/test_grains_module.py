@@ -39,6 +39,7 @@ class RecordingMinion:
         self.refreshed.append(what)
         if what == "grains":
             self.grains = all_grains(self.opts)
+            current().grains = self.grains  # as the daemon's Hooks.refresh does
 
     def running(self) -> list[dict[str, Any]]:
         return []
