@@ -268,9 +268,9 @@ def master_ingest(peers: int, jobs: int) -> dict[str, Any]:
     """
     import zmq
 
-    from fluxforge import wire
-    from fluxforge.crypto import BoxCache, MinionIdentity, random_bytes
-    from fluxforge.drain import recv_parts
+    from fluxforge.protocol import wire
+    from fluxforge.protocol.crypto import BoxCache, MinionIdentity, random_bytes
+    from fluxforge.protocol.drain import recv_parts
 
     with Cluster(master_opts={"auto_accept": True, "log_level": "warning"}) as c:
         c.start_master()
@@ -377,7 +377,7 @@ def _thread_cpu(proc: psutil.Process) -> float:
 
 def decode_pub(path: Path) -> bytes:
     """A public key from its key file."""
-    from fluxforge.crypto import decode_key
+    from fluxforge.protocol.crypto import decode_key
 
     return decode_key(path.read_text(), str(path))
 

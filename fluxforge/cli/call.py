@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fluxforge import config, logs, output
+from fluxforge.cli.args import split_args
 from fluxforge.cli.common import (
     CONTEXT,
     boundary,
@@ -27,10 +28,9 @@ from fluxforge.cli.common import (
     out_option,
     state_output_option,
 )
-from fluxforge.cliargs import split_args
 
 if TYPE_CHECKING:
-    from fluxforge.context import JobContext
+    from fluxforge.plugins.context import JobContext
 
 log = logging.getLogger("fluxforge.call")
 
@@ -100,7 +100,7 @@ def main(
 
 
 def local_context(cfg: config.MinionConfig, function: str) -> JobContext:
-    """The :class:`~fluxforge.context.JobContext` of a masterless run of ``function``.
+    """The :class:`~fluxforge.plugins.context.JobContext` of a masterless run of ``function``.
 
     Execution and state modules (built-in and synced ones), the core and
     custom grains, the file client over ``file_roots``, and the pillar
@@ -108,10 +108,10 @@ def local_context(cfg: config.MinionConfig, function: str) -> JobContext:
     ``pillar_error`` when it does not compile). A state run's progress is
     printed on stderr, one line per state.
     """
-    from fluxforge.context import JobContext
+    from fluxforge.files.client import local_client
     from fluxforge.grains.core import all_grains
-    from fluxforge.loader import execution_functions, state_functions
-    from fluxforge.minion.fileclient import local_client
+    from fluxforge.plugins.context import JobContext
+    from fluxforge.plugins.loader import execution_functions, state_functions
 
     grains = all_grains(cfg)
     pillar, pillar_error = local_pillar(cfg, grains)

@@ -11,7 +11,14 @@ from typing import Any
 import click
 
 from fluxforge import config, logs, output
-from fluxforge.batch import Batch, parse_batch_size, succeeded, unknown_note
+from fluxforge.cli.args import (
+    TARGET_FLAGS,
+    parse_seconds,
+    parse_target_list,
+    parse_timeout,
+    split_args,
+    target_type,
+)
 from fluxforge.cli.common import (
     CONTEXT,
     boundary,
@@ -20,15 +27,8 @@ from fluxforge.cli.common import (
     out_option,
     state_output_option,
 )
-from fluxforge.cliargs import (
-    TARGET_FLAGS,
-    parse_seconds,
-    parse_target_list,
-    parse_timeout,
-    split_args,
-    target_type,
-)
 from fluxforge.client import Job, LocalClient
+from fluxforge.client.batch import Batch, parse_batch_size, succeeded, unknown_note
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_MATCH, EXIT_MISSING = 0, 1, 2, 3, 4
 

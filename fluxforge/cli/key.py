@@ -14,9 +14,10 @@ from typing import Any
 
 import click
 
-from fluxforge import config, keys, logs
+from fluxforge import config, logs
 from fluxforge.cli.common import CONTEXT, boundary, common_options, fail
 from fluxforge.client import LocalClient, master_pid
+from fluxforge.master import keys
 
 TITLES = {
     keys.ACCEPTED: "Accepted Keys:",

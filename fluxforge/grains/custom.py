@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fluxforge.grains.core import merge
-from fluxforge.loader import extmods_dir
+from fluxforge.plugins.loader import extmods_dir
 
 if TYPE_CHECKING:
     from fluxforge.config import MinionConfig

@@ -11,7 +11,7 @@ of one-line messages) when the tree does not render or compile::
     run(ctx, ["web"], "base")          -> {tag: result, ...} in run order
     run_single(ctx, "file.touch", "/tmp/x", {}, "base")
 
-Running uses the context that is current (``fluxforge.context.current``),
+Running uses the context that is current (``fluxforge.plugins.context.current``),
 so test mode and pillar come from the job; :mod:`fluxforge.modules.state`
 sets them up.
 """
@@ -31,7 +31,7 @@ from fluxforge.highstate.sls import StateTreeError, Tree
 from fluxforge.highstate.trees import is_glob
 
 if TYPE_CHECKING:
-    from fluxforge.context import JobContext
+    from fluxforge.plugins.context import JobContext
 
 __all__ = ["CompileError", "HighData", "Low", "high", "low", "run", "run_single", "top"]
 

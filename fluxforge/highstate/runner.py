@@ -37,12 +37,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from fluxforge.context import JobContext, activate, current, deactivate
 from fluxforge.errors import ExecutionError, FluxForgeError, UnknownFunction
 from fluxforge.highstate.compiler import Low
 from fluxforge.highstate.requisites import ENGINE_KEYS, Outcome, decide
 from fluxforge.highstate.retry import RetryPolicy, retry_policy
-from fluxforge.results import unwrap
+from fluxforge.plugins.context import JobContext, activate, current, deactivate
+from fluxforge.plugins.results import unwrap
 
 log = logging.getLogger(__name__)
 

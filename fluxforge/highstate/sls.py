@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fluxforge.errors import FileServerError, RenderError
-from fluxforge.fileserver import DEFAULT_ENV
+from fluxforge.files.server import DEFAULT_ENV
 from fluxforge.highstate import template
 from fluxforge.highstate.trees import is_glob, read_text
-from fluxforge.renderers import render
+from fluxforge.render.renderers import render
 
 if TYPE_CHECKING:
-    from fluxforge.context import JobContext
+    from fluxforge.plugins.context import JobContext
 
 TOP = "top.sls"
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from fluxforge.errors import FileServerError
-from fluxforge.fileserver import DEFAULT_ENV
+from fluxforge.files.server import DEFAULT_ENV
 
 if TYPE_CHECKING:
-    from fluxforge.context import JobContext
-    from fluxforge.minion.fileclient import FileClient
+    from fluxforge.files.client import FileClient
+    from fluxforge.plugins.context import JobContext
 
 
 class FunctionsProxy(Mapping[str, Callable[..., Any]]):

@@ -25,16 +25,18 @@ from typing import Any
 
 import zmq
 
-from fluxforge import events, keys, wire
+from fluxforge import events
 from fluxforge.config import MasterConfig, ensure_dir
-from fluxforge.crypto import MasterIdentity, Signer
-from fluxforge.drain import NOBLOCK, SNDMORE, Drainer, send_parts
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
+from fluxforge.master import keys
 from fluxforge.master.handlers import Deferred, Handlers, error_text
 from fluxforge.master.jobcache import JobCache
 from fluxforge.master.minioncache import MinionCache
 from fluxforge.master.sessions import Sessions
+from fluxforge.protocol import wire
+from fluxforge.protocol.crypto import MasterIdentity, Signer
+from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, send_parts
 
 log = logging.getLogger("fluxforge.master")
 

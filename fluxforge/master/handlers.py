@@ -1,6 +1,6 @@
 """What the master does with authenticated minion requests and local client commands.
 
-Minion request types are the allow-list :data:`fluxforge.wire.REQUEST_TYPES`;
+Minion request types are the allow-list :data:`fluxforge.protocol.wire.REQUEST_TYPES`;
 local commands are the allow-list :data:`LOCAL_COMMANDS`. Each handler gets
 a validated body and the authenticated minion id (never an id from the body).
 """
@@ -13,15 +13,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluxforge import __version__, keys, targeting, wire
+from fluxforge import __version__, targeting
 from fluxforge.config import MasterConfig
 from fluxforge.errors import FluxForgeError, MalformedFrame, PillarError, TargetError, UsageError
-from fluxforge.fileserver import FileServer
-from fluxforge.jobs import JidFactory, valid_jid
+from fluxforge.files.server import FileServer
+from fluxforge.master import keys
 from fluxforge.master.jobcache import JobCache
 from fluxforge.master.minioncache import MinionCache
 from fluxforge.master.sessions import Sessions
 from fluxforge.pillar import compile_pillar
+from fluxforge.protocol import wire
+from fluxforge.protocol.jids import JidFactory, valid_jid
 
 log = logging.getLogger(__name__)
 

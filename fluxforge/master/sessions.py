@@ -21,8 +21,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from fluxforge import keys, wire
-from fluxforge.crypto import BoxCache, MasterIdentity, Secret, new_session_key, random_bytes
 from fluxforge.errors import (
     AuthenticationFailed,
     MalformedFrame,
@@ -30,7 +28,16 @@ from fluxforge.errors import (
     ReplayDetected,
 )
 from fluxforge.logs import Warner
-from fluxforge.replay import CounterWindow
+from fluxforge.master import keys
+from fluxforge.protocol import ids, wire
+from fluxforge.protocol.crypto import (
+    BoxCache,
+    MasterIdentity,
+    Secret,
+    new_session_key,
+    random_bytes,
+)
+from fluxforge.protocol.replay import CounterWindow
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +98,7 @@ class Sessions:
         """Handle one auth request body and return the reply frame."""
         body = wire.check(body, wire.AUTH_SHAPE, "auth")
         minion_id, public, nonce = body["id"], body["pub"], body["nonce"]
-        if not keys.valid_id(minion_id):
+        if not ids.valid_id(minion_id):
             raise MalformedFrame(f"auth: invalid minion id {str(minion_id)[:60]!r}")
         if len(public) != 32 or not NONCE_MIN <= len(nonce) <= NONCE_MAX:
             raise MalformedFrame("auth: key or nonce has the wrong length")

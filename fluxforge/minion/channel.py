@@ -18,9 +18,11 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from fluxforge import wire
 from fluxforge.config import MinionConfig
-from fluxforge.crypto import (
+from fluxforge.errors import AuthenticationFailed, FluxForgeError, WireError
+from fluxforge.logs import Warner
+from fluxforge.protocol import wire
+from fluxforge.protocol.crypto import (
     BoxCache,
     MinionIdentity,
     Secret,
@@ -30,10 +32,8 @@ from fluxforge.crypto import (
     random_bytes,
     write_file_atomic,
 )
-from fluxforge.drain import Drainer, set_reconnect
-from fluxforge.errors import AuthenticationFailed, FluxForgeError, WireError
-from fluxforge.jobs import jid_from_time
-from fluxforge.logs import Warner
+from fluxforge.protocol.drain import Drainer, set_reconnect
+from fluxforge.protocol.jids import jid_from_time
 
 log = logging.getLogger("fluxforge.minion")
 

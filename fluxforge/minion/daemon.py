@@ -15,19 +15,20 @@ from typing import Any
 
 import zmq
 
-from fluxforge import keys, targeting, wire
+from fluxforge import targeting
 from fluxforge.config import MinionConfig
-from fluxforge.context import JobContext, current
-from fluxforge.crypto import MinionIdentity, PublicationOpener
-from fluxforge.drain import Drainer, set_reconnect
 from fluxforge.errors import ConfigError, ExecutionError, FluxForgeError, TargetError, WireError
+from fluxforge.files.client import FileClient
 from fluxforge.grains.core import all_grains
-from fluxforge.loader import Functions, execution_functions, state_functions
 from fluxforge.logs import Warner
 from fluxforge.minion.channel import Channel, RequestFailed, RequestRefused, replay_floor
-from fluxforge.minion.fileclient import FileClient
 from fluxforge.minion.runner import run_function
-from fluxforge.replay import JidWindow
+from fluxforge.plugins.context import JobContext, current
+from fluxforge.plugins.loader import Functions, execution_functions, state_functions
+from fluxforge.protocol import ids, wire
+from fluxforge.protocol.crypto import MinionIdentity, PublicationOpener
+from fluxforge.protocol.drain import Drainer, set_reconnect
+from fluxforge.protocol.replay import JidWindow
 
 log = logging.getLogger("fluxforge.minion")
 
@@ -51,7 +52,7 @@ class Minion:
         grains: dict[str, Any] | None = None,
         states: Functions | None = None,
     ) -> None:
-        if not keys.valid_id(cfg.id):
+        if not ids.valid_id(cfg.id):
             raise ConfigError(
                 f"minion id {cfg.id!r} is not valid: use letters, digits, '.', '_' or '-'; "
                 "set minion: id: in the config"
@@ -250,7 +251,7 @@ class Minion:
     async def run_job(self, load: dict[str, Any]) -> None:
         """Run a job, send heartbeats while it runs, return the result.
 
-        Functions marked :func:`fluxforge.loader.inline` (quick, never
+        Functions marked :func:`fluxforge.plugins.loader.inline` (quick, never
         blocking) run on the loop; everything else runs in the worker pool.
         """
         jid, fun = load["jid"], load["fun"]
@@ -379,7 +380,7 @@ class Minion:
 
 
 class Hooks:
-    """What a job may ask of its minion (:class:`fluxforge.context.MinionHooks`).
+    """What a job may ask of its minion (:class:`fluxforge.plugins.context.MinionHooks`).
 
     Called from worker threads; each call hands its work to the minion's
     event loop and waits for it.

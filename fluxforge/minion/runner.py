@@ -6,10 +6,10 @@ import logging
 import time
 from typing import Any
 
-from fluxforge import wire
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import FluxForgeError
-from fluxforge.results import unwrap
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.results import unwrap
+from fluxforge.protocol import wire
 
 log = logging.getLogger("fluxforge.minion")
 

@@ -25,10 +25,10 @@ from typing import Any
 import zmq
 
 from fluxforge.config import MinionConfig
-from fluxforge.crypto import MinionIdentity
 from fluxforge.grains.core import all_grains
-from fluxforge.loader import execution_functions, state_functions
 from fluxforge.minion.daemon import Minion
+from fluxforge.plugins.loader import execution_functions, state_functions
+from fluxforge.protocol.crypto import MinionIdentity
 
 log = logging.getLogger("fluxforge.swarm")
 

@@ -1,18 +1,19 @@
 """Run shell commands on the minion.
 
-Every function runs the command through :func:`fluxforge.procs.execute`:
+Every function runs the command through :func:`fluxforge.host.procs.execute`:
 in its own process group, with stdin from ``stdin`` (or nothing), output
 decoded as UTF-8. A timeout or a cancelled job kills the whole group, so a
-command's children do not outlive it. Functions return a :class:`~fluxforge.results.Result` whose
-retcode is the command's exit status, so a failing command fails the job.
+command's children do not outlive it. Functions return a
+:class:`~fluxforge.plugins.results.Result` whose retcode is
+the command's exit status, so a failing command fails the job.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fluxforge.procs import execute
-from fluxforge.results import Result
+from fluxforge.host.procs import execute
+from fluxforge.plugins.results import Result
 
 
 def run(

@@ -14,12 +14,12 @@ import shutil
 import tempfile
 from typing import Any
 
-from fluxforge.context import current
 from fluxforge.errors import ExecutionError, FileServerError
-from fluxforge.fileserver import DEFAULT_ENV, HASH_PREFIX
+from fluxforge.files.client import split_source
+from fluxforge.files.server import DEFAULT_ENV, HASH_PREFIX
 from fluxforge.highstate import template as tpl
-from fluxforge.minion.fileclient import split_source
-from fluxforge.renderers import render
+from fluxforge.plugins.context import current
+from fluxforge.render.renderers import render
 
 
 def _client(fname: str) -> Any:

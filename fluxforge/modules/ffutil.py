@@ -14,11 +14,11 @@ import shutil
 import tempfile
 from typing import Any
 
-from fluxforge.context import MinionHooks, current
 from fluxforge.errors import ExecutionError
-from fluxforge.fileserver import DEFAULT_ENV
-from fluxforge.loader import extmods_dir
-from fluxforge.minion.fileclient import FileClient
+from fluxforge.files.client import FileClient
+from fluxforge.files.server import DEFAULT_ENV
+from fluxforge.plugins.context import MinionHooks, current
+from fluxforge.plugins.loader import extmods_dir
 
 # Plugin kinds that can be synced, each from the folder ``_<kind>`` of the file roots.
 SYNC_KINDS = ("modules", "grains", "states")

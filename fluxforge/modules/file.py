@@ -5,12 +5,12 @@ values. Paths must be absolute (a leading ``~`` is expanded). A call that
 cannot do its work raises one line naming the function, the path and the
 cause: ``file.read: /x: no such file``.
 
-The work shared with the ``file`` states lives in :mod:`fluxforge.fileops`:
+The work shared with the ``file`` states lives in :mod:`fluxforge.host.fileops`:
 the text edits (``replace``, ``line``) are pure functions of the old text
-there (:func:`~fluxforge.fileops.replace_text`,
-:func:`~fluxforge.fileops.edit_lines`) so that the states can plan an edit,
+there (:func:`~fluxforge.host.fileops.replace_text`,
+:func:`~fluxforge.host.fileops.edit_lines`) so that the states can plan an edit,
 show it in test mode, and only then write it; files are rewritten
-atomically (:func:`~fluxforge.fileops.atomic_write`: a temporary file in the
+atomically (:func:`~fluxforge.host.fileops.atomic_write`: a temporary file in the
 same folder, then a rename) keeping the old file's mode and owner.
 """
 
@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fluxforge import fileops
-from fluxforge.context import current
 from fluxforge.errors import ExecutionError
+from fluxforge.host import fileops
+from fluxforge.plugins.context import current
 
 _TYPES = {
     stat.S_IFREG: ("f", "file"),

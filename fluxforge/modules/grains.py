@@ -20,14 +20,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fluxforge.context import JobContext, current
-from fluxforge.datapath import plain, traverse
 from fluxforge.errors import ExecutionError
 from fluxforge.grains import store
 from fluxforge.grains.core import all_grains
 from fluxforge.grains.core import merge as deep_merge
-from fluxforge.loader import inline
-from fluxforge.results import Result
+from fluxforge.plugins.context import JobContext, current
+from fluxforge.plugins.datapath import plain, traverse
+from fluxforge.plugins.loader import inline
+from fluxforge.plugins.results import Result
 
 log = logging.getLogger("fluxforge.minion")
 

@@ -16,7 +16,7 @@ import shutil
 from typing import Any
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import run_checked
+from fluxforge.host.procs import run_checked
 
 TIMEOUT = 120.0
 

@@ -9,8 +9,8 @@ code that chose the minions of a job. A target that cannot be used raises
 from __future__ import annotations
 
 from fluxforge import targeting
-from fluxforge.context import current
-from fluxforge.loader import inline
+from fluxforge.plugins.context import current
+from fluxforge.plugins.loader import inline
 
 
 def _this(tgt: str, tgt_type: str) -> bool:

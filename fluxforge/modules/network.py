@@ -17,8 +17,8 @@ from typing import Any
 import psutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import execute
-from fluxforge.results import Result
+from fluxforge.host.procs import execute
+from fluxforge.plugins.results import Result
 
 _LINK = getattr(psutil, "AF_LINK", -1)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fluxforge.context import current
-from fluxforge.datapath import plain, traverse
 from fluxforge.errors import ExecutionError, PillarError
-from fluxforge.loader import inline
+from fluxforge.plugins.context import current
+from fluxforge.plugins.datapath import plain, traverse
+from fluxforge.plugins.loader import inline
 
 _MISSING = object()
 

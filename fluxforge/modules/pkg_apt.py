@@ -4,7 +4,7 @@ Available where ``dpkg-query`` is installed. Reading uses ``dpkg-query`` and
 ``apt-cache``; changes use ``apt-get`` without questions
 (``DEBIAN_FRONTEND=noninteractive``, ``-y``, keep changed config files with
 ``--force-confold``), or ``dpkg -i`` for local ``.deb`` files given as
-``sources``. Every command runs through :func:`fluxforge.procs.execute`
+``sources``. Every command runs through :func:`fluxforge.host.procs.execute`
 (the runner of ``cmd.run``), so a cancelled job kills it with its process
 group.
 
@@ -20,9 +20,9 @@ import re
 import shutil
 from typing import Any
 
-from fluxforge import pkgops
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, run_argv
+from fluxforge.host import pkgops
+from fluxforge.host.procs import Outcome, run_argv
 
 __virtualname__ = "pkg"
 

@@ -15,9 +15,9 @@ import re
 import shutil
 from typing import Any
 
-from fluxforge import pkgops
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, run_argv
+from fluxforge.host import pkgops
+from fluxforge.host.procs import Outcome, run_argv
 
 __virtualname__ = "pkg"
 

@@ -13,7 +13,7 @@ import os
 import shutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, run_argv
+from fluxforge.host.procs import Outcome, run_argv
 
 __virtualname__ = "service"
 

@@ -24,7 +24,7 @@ import shutil
 import psutil
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome, run_argv
+from fluxforge.host.procs import Outcome, run_argv
 
 __virtualname__ = "service"
 

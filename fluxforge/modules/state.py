@@ -24,12 +24,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from fluxforge.context import JobContext, activate, current, deactivate
 from fluxforge.errors import ExecutionError
 from fluxforge.highstate import engine
 from fluxforge.highstate.compiler import CompileError
 from fluxforge.pillar.data import merge
-from fluxforge.results import Result
+from fluxforge.plugins.context import JobContext, activate, current, deactivate
+from fluxforge.plugins.results import Result
 
 RETCODE_ERROR = 1
 RETCODE_FAILED = 2

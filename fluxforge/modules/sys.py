@@ -6,7 +6,7 @@ import fnmatch
 import inspect
 from typing import Any
 
-from fluxforge.context import current
+from fluxforge.plugins.context import current
 
 _GLOB = set("*?[")
 

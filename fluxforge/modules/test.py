@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import fluxforge
-from fluxforge.context import current
 from fluxforge.errors import ExecutionError
-from fluxforge.loader import inline
-from fluxforge.results import Result
+from fluxforge.plugins.context import current
+from fluxforge.plugins.loader import inline
+from fluxforge.plugins.results import Result
 
 
 @inline

@@ -24,7 +24,7 @@ import shutil
 from typing import Any
 
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import execute, run_checked
+from fluxforge.host.procs import execute, run_checked
 
 TIMEOUT = 120.0
 SHADOW = "/etc/shadow"

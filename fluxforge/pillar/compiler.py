@@ -13,7 +13,7 @@ from fluxforge.highstate import top as top_file
 from fluxforge.highstate.trees import resolve_include
 from fluxforge.pillar.data import merge, nest
 from fluxforge.pillar.roots import Roots, roots_for
-from fluxforge.renderers import render
+from fluxforge.render.renderers import render
 
 TOP = "top.sls"
 

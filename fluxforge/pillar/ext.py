@@ -19,9 +19,9 @@ from typing import Any
 
 from fluxforge.config import MasterConfig
 from fluxforge.errors import PillarError, RenderError
-from fluxforge.keys import valid_id
 from fluxforge.pillar.data import merge
-from fluxforge.renderers import parse_json, parse_yaml
+from fluxforge.protocol.ids import valid_id
+from fluxforge.render.renderers import parse_json, parse_yaml
 
 ExtPillar = Callable[[MasterConfig, str, Mapping[str, Any], Any], dict[str, Any]]
 

@@ -19,10 +19,10 @@ import shutil
 import tempfile
 from typing import Any
 
-from fluxforge.context import current
 from fluxforge.errors import FluxForgeError
-from fluxforge.fileserver import DEFAULT_ENV
-from fluxforge.results import unwrap
+from fluxforge.files.server import DEFAULT_ENV
+from fluxforge.plugins.context import current
+from fluxforge.plugins.results import unwrap
 
 
 def _ret(name: str) -> dict[str, Any]:

@@ -40,13 +40,13 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
-from fluxforge import fileops
-from fluxforge.context import JobContext, current
 from fluxforge.errors import ExecutionError, FluxForgeError
-from fluxforge.fileserver import DEFAULT_ENV
+from fluxforge.files.client import FileClient, split_source
+from fluxforge.files.server import DEFAULT_ENV
 from fluxforge.highstate import template as tpl
-from fluxforge.minion.fileclient import FileClient, split_source
-from fluxforge.renderers import render
+from fluxforge.host import fileops
+from fluxforge.plugins.context import JobContext, current
+from fluxforge.render.renderers import render
 
 State = dict[str, Any]
 P = ParamSpec("P")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pwd
 from typing import Any
 
-from fluxforge.context import current
+from fluxforge.plugins.context import current
 
 
 def _ret(name: str) -> dict[str, Any]:

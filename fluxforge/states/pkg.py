@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluxforge import pkgops
-from fluxforge.context import current
 from fluxforge.errors import FluxForgeError
+from fluxforge.host import pkgops
+from fluxforge.plugins.context import current
 
 
 def _ret(name: str) -> dict[str, Any]:

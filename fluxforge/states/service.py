@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluxforge.context import current
+from fluxforge.plugins.context import current
 
 
 def _ret(name: str) -> dict[str, Any]:

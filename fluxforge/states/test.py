@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from fluxforge.context import current
+from fluxforge.plugins.context import current
 
 _CHANGES = {"testing": {"old": "Unchanged", "new": "Something pretended to change"}}
 

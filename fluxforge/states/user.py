@@ -20,8 +20,8 @@ import grp
 import re
 from typing import Any
 
-from fluxforge.context import current
-from fluxforge.loader import Functions
+from fluxforge.plugins.context import current
+from fluxforge.plugins.loader import Functions
 
 REDACTED = "XXX-REDACTED-XXX"
 # Hashes of an account without a password; enforce_password: False still sets one there.

@@ -16,9 +16,9 @@ import pytest
 
 from fluxforge import config
 from fluxforge.client import LocalClient
-from fluxforge.crypto import MinionIdentity
 from fluxforge.events import EventListener
-from fluxforge.keys import KeyStore
+from fluxforge.master.keys import KeyStore
+from fluxforge.protocol.crypto import MinionIdentity
 from fluxforge.testing import Cluster
 
 IDS = ("b1", "b2", "b3", "b4", "b5")

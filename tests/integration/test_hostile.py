@@ -23,8 +23,10 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from fluxforge import wire
-from fluxforge.crypto import (
+from fluxforge.errors import AuthenticationFailed
+from fluxforge.events import EventListener, fire
+from fluxforge.protocol import wire
+from fluxforge.protocol.crypto import (
     BoxCache,
     MinionIdentity,
     PublicationOpener,
@@ -32,9 +34,7 @@ from fluxforge.crypto import (
     random_bytes,
     read_key_file,
 )
-from fluxforge.errors import AuthenticationFailed
-from fluxforge.events import EventListener, fire
-from fluxforge.jobs import jid_from_time
+from fluxforge.protocol.jids import jid_from_time
 from fluxforge.testing import Cluster
 
 # One key for every liveness probe, so the probe id stays merely pending.

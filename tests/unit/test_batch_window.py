@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from fluxforge.batch import BatchSize, Window, parse_batch_size, succeeded, unknown_note
+from fluxforge.client.batch import BatchSize, Window, parse_batch_size, succeeded, unknown_note
 from fluxforge.errors import UsageError
 
 

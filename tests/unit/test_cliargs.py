@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fluxforge.cliargs import (
+from fluxforge.cli.args import (
     TARGET_FLAGS,
     parse_seconds,
     parse_target_list,

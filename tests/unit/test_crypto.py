@@ -13,8 +13,9 @@ import nacl.public
 import nacl.signing
 import pytest
 
-from fluxforge import crypto
-from fluxforge.crypto import (
+from fluxforge.errors import AuthenticationFailed, KeyStoreError
+from fluxforge.protocol import crypto
+from fluxforge.protocol.crypto import (
     BoxCache,
     MasterIdentity,
     MinionIdentity,
@@ -24,7 +25,6 @@ from fluxforge.crypto import (
     fingerprint,
     new_session_key,
 )
-from fluxforge.errors import AuthenticationFailed, KeyStoreError
 
 
 def _mode(path: str | Path) -> int:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError, FileServerError
-from fluxforge.fileserver import FileServer
-from fluxforge.loader import BUILTIN_MODULES, Functions, extmods_dir
+from fluxforge.files.server import FileServer
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import BUILTIN_MODULES, Functions, extmods_dir
 
 MY_JID = "20260101120000000001"
 OTHER_JID = "20260101115959000002"

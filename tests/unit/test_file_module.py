@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError
-from fluxforge.loader import execution_functions
-from fluxforge.minion.fileclient import local_client
+from fluxforge.files.client import local_client
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import execution_functions
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
-from fluxforge.loader import execution_functions, state_functions
-from fluxforge.minion.fileclient import local_client
+from fluxforge.files.client import local_client
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import execution_functions, state_functions
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
 MYGROUP = grp.getgrgid(os.getegid()).gr_name

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from fluxforge.errors import FileServerError
-from fluxforge.fileserver import FileServer
-from fluxforge.minion.fileclient import FileClient, split_source
-from fluxforge.wire import REQUEST_TYPES, check, pack, unpack
+from fluxforge.files.client import FileClient, split_source
+from fluxforge.files.server import FileServer
+from fluxforge.protocol.wire import REQUEST_TYPES, check, pack, unpack
 
 
 class Master:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fluxforge.errors import FileServerError
-from fluxforge.fileserver import FileServer, check_path
+from fluxforge.files.server import FileServer, check_path
 
 
 def sha(data: bytes) -> str:
@@ -280,7 +280,7 @@ def test_fetch_of_an_empty_file_and_a_missing_one(
 
 
 def test_replies_are_plain_wire_values(server: FileServer) -> None:
-    from fluxforge.wire import pack, unpack
+    from fluxforge.protocol.wire import pack, unpack
 
     for value in (
         server.list_files("base"),

@@ -20,7 +20,7 @@ from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError
 from fluxforge.grains import store
 from fluxforge.grains.core import all_grains, core_grains, merge, os_grains, read_os_release
-from fluxforge.loader import extmods_dir
+from fluxforge.plugins.loader import extmods_dir
 
 
 def _opts(tmp_path: Path, grains: dict[str, object] | None = None) -> MinionConfig:

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, current, deactivate
 from fluxforge.errors import ExecutionError
 from fluxforge.grains.core import all_grains
-from fluxforge.loader import Functions
-from fluxforge.results import Result
+from fluxforge.plugins.context import JobContext, activate, current, deactivate
+from fluxforge.plugins.loader import Functions
+from fluxforge.plugins.results import Result
 
 
 class RecordingMinion:

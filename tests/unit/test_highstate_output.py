@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from fluxforge.batch import succeeded
 from fluxforge.cli import call, ff
+from fluxforge.client.batch import succeeded
 from fluxforge.errors import UsageError
 from fluxforge.output import (
     STATE_OUTPUTS,

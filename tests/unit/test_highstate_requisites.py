@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
-from fluxforge.loader import BUILTIN_STATES, Functions, execution_functions
-from fluxforge.minion.fileclient import local_client
-from fluxforge.results import Result
+from fluxforge.files.client import local_client
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import BUILTIN_STATES, Functions, execution_functions
+from fluxforge.plugins.results import Result
 
 TREE = Path(__file__).resolve().parent.parent / "states" / "req"
 

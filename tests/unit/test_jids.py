@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fluxforge import jobs
-from fluxforge.jobs import JidFactory, jid_from_time, valid_jid
+from fluxforge.protocol import jids
+from fluxforge.protocol.jids import JidFactory, jid_from_time, valid_jid
 
 
 def _parse(jid: str) -> datetime.datetime:
@@ -88,10 +88,10 @@ def test_clock_going_backwards_still_increases() -> None:
 
 
 def test_bump_carries_over_units() -> None:
-    assert jobs._bump(20240101000000000000) == 20240101000000000001
-    assert jobs._bump(20240101000000999999) == 20240101000001000000
-    assert jobs._bump(20241231235959999999) == 20250101000000000000
-    assert jobs._bump(20240228235959999999) == 20240229000000000000
+    assert jids._bump(20240101000000000000) == 20240101000000000001
+    assert jids._bump(20240101000000999999) == 20240101000001000000
+    assert jids._bump(20241231235959999999) == 20250101000000000000
+    assert jids._bump(20240228235959999999) == 20240229000000000000
 
 
 def test_jid_from_time() -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fluxforge import keys
-from fluxforge.crypto import MinionIdentity, decode_key, fingerprint
 from fluxforge.errors import KeyStoreError, UsageError
-from fluxforge.keys import ACCEPTED, DENIED, PENDING, REJECTED, KeyChange, KeyStore
+from fluxforge.master import keys
+from fluxforge.master.keys import ACCEPTED, DENIED, PENDING, REJECTED, KeyChange, KeyStore
+from fluxforge.protocol import ids
+from fluxforge.protocol.crypto import MinionIdentity, decode_key, fingerprint
 
 
 def _pub() -> bytes:
@@ -253,25 +254,25 @@ def test_invalid_ids_refused_before_touching_filesystem(tmp_path: Path, bad: str
         store.read(ACCEPTED, bad)
     assert _tree(tmp_path) == before
     assert not (tmp_path / "x").exists()
-    assert not keys.valid_id(bad)
+    assert not ids.valid_id(bad)
 
 
 def test_longest_valid_id(store: KeyStore) -> None:
     name = "a" * 253
-    assert keys.valid_id(name)
+    assert ids.valid_id(name)
     assert store.register(name, _pub()) == PENDING
-    assert keys.check_id("web-1.example_com") == "web-1.example_com"
+    assert ids.check_id("web-1.example_com") == "web-1.example_com"
 
 
 def test_valid_id_rejects_non_strings() -> None:
-    assert not keys.valid_id(None)
-    assert not keys.valid_id(b"web1")
-    assert not keys.valid_id(1)
+    assert not ids.valid_id(None)
+    assert not ids.valid_id(b"web1")
+    assert not ids.valid_id(1)
 
 
 def test_id_with_trailing_newline_is_refused(tmp_path: Path) -> None:
     store = KeyStore(str(tmp_path / "pki"))
-    assert not keys.valid_id("web1\n")
+    assert not ids.valid_id("web1\n")
     with pytest.raises(UsageError):
         store.register("web1\n", _pub())
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fluxforge.errors import ExecutionError, UnknownFunction
-from fluxforge.loader import BUILTIN_MODULES, Functions, bind_arguments, convert_text
+from fluxforge.plugins.loader import BUILTIN_MODULES, Functions, bind_arguments, convert_text
 
 
 @pytest.fixture(autouse=True)
@@ -406,7 +406,7 @@ def test_call_checks_arguments(tmp_path: Path) -> None:
 
 def test_inline_marks_quick_functions_and_unknown_names_are_not_inline(tmp_path: Path) -> None:
     (tmp_path / "quick.py").write_text(
-        "from fluxforge.loader import inline\n\n\n"
+        "from fluxforge.plugins.loader import inline\n\n\n"
         "@inline\ndef fast() -> int:\n    return 1\n\n\n"
         "def slow() -> int:\n    return 2\n"
     )

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import TargetError
-from fluxforge.loader import Functions
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import Functions
 
 GRAINS = {
     "id": "web1",

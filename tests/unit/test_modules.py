@@ -15,10 +15,10 @@ import psutil
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError, UnknownFunction
-from fluxforge.loader import Functions
-from fluxforge.results import Result, unwrap
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import Functions
+from fluxforge.plugins.results import Result, unwrap
 
 GRAINS = {
     "id": "t1",

@@ -12,10 +12,10 @@ import msgpack
 import pytest
 
 from fluxforge.config import MasterConfig, MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError, PillarError
-from fluxforge.loader import Functions
 from fluxforge.pillar import EXT_PILLARS, compile_pillar, compiler, merge
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import Functions
 
 DEBIAN = {"os": "Debian", "os_family": "Debian", "roles": ["web"]}
 REDHAT = {"os": "RedHat", "os_family": "RedHat", "roles": ["db"]}

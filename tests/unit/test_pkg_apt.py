@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError
-from fluxforge.loader import BUILTIN_STATES, Functions
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import BUILTIN_STATES, Functions
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg (a Debian host)"),
@@ -131,7 +131,7 @@ def test_latest_version_without_refresh_of_unknown_package_is_empty(ctx: JobCont
 
 def test_refresh_db_parses_apt_output(ctx: JobContext, monkeypatch: pytest.MonkeyPatch) -> None:
     # Faked: a real apt-get update needs the network, which tests must not use.
-    from fluxforge import procs
+    from fluxforge.host import procs
     from fluxforge.modules import pkg_apt
 
     text = (
@@ -280,7 +280,7 @@ def predict_apply(job: JobContext, fun: str, /, **kwargs: object) -> dict[str, o
 
 
 def test_constraints_parse_and_match(ctx: JobContext) -> None:
-    from fluxforge import pkgops
+    from fluxforge.host import pkgops
 
     assert pkgops.parse_constraint("1.2-1") == [("==", "1.2-1")]
     assert pkgops.parse_constraint("=1.2-1") == [("==", "1.2-1")]

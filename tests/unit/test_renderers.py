@@ -8,9 +8,9 @@ from typing import Any
 import jinja2
 import pytest
 
-from fluxforge import renderers
 from fluxforge.errors import RenderError
-from fluxforge.renderers import FILTERS, RENDERERS, parse_json, parse_yaml, render
+from fluxforge.render import renderers
+from fluxforge.render.renderers import FILTERS, RENDERERS, parse_json, parse_yaml, render
 
 
 def r(text: str, **context: Any) -> Any:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fluxforge.jobs import JidFactory
-from fluxforge.replay import CounterWindow, JidWindow
+from fluxforge.protocol.jids import JidFactory
+from fluxforge.protocol.replay import CounterWindow, JidWindow
 
 # -- CounterWindow ----------------------------------------------------------
 

@@ -22,10 +22,10 @@ import psutil
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError
-from fluxforge.loader import BUILTIN_STATES, Functions
 from fluxforge.modules import service_sysv
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import BUILTIN_STATES, Functions
 
 pytestmark = pytest.mark.skipif(
     os.path.isdir("/run/systemd/system"), reason="systemd is PID 1: the SysV backend is not used"

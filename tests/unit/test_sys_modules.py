@@ -32,13 +32,13 @@ from typing import Any
 import psutil
 import pytest
 
-from fluxforge import procs
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
 from fluxforge.errors import ExecutionError
-from fluxforge.loader import Functions
+from fluxforge.host import procs
 from fluxforge.modules import pkg_dnf, service_systemd
-from fluxforge.results import Result
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import Functions
+from fluxforge.plugins.results import Result
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing accounts needs root")
 

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 from fluxforge.config import MinionConfig, build
-from fluxforge.context import JobContext, activate, deactivate
-from fluxforge.loader import BUILTIN_STATES, Functions
-from fluxforge.minion.fileclient import local_client
+from fluxforge.files.client import local_client
+from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.loader import BUILTIN_STATES, Functions
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing accounts needs root")
 

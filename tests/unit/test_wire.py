@@ -10,9 +10,9 @@ from typing import Any
 import msgpack
 import pytest
 
-from fluxforge import wire
 from fluxforge.errors import FrameTooLarge, MalformedFrame, WireError
-from fluxforge.wire import (
+from fluxforge.protocol import wire
+from fluxforge.protocol.wire import (
     PROTOCOL_VERSION,
     REQUEST_TYPES,
     check,
@@ -309,9 +309,3 @@ def test_parse_frame_checks_size_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(msgpack, "unpackb", boom)
     with pytest.raises(FrameTooLarge):
         parse_frame(data, 10, KINDS)
-
-
-def test_minion_id_pattern_matches_keys_module() -> None:
-    from fluxforge import keys
-
-    assert keys.ID_RE.pattern == wire.MINION_ID_PATTERN

@@ -31,9 +31,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fluxforge.context import current
 from fluxforge.errors import ExecutionError
-from fluxforge.procs import Outcome
+from fluxforge.host.procs import Outcome
+from fluxforge.plugins.context import current
 
 SCHEMES = ("ff://", "salt://")  # the URLs of the master's file server
 

@@ -2,7 +2,7 @@
 
 One file per minion id in a folder per state under ``pki_dir``; the file
 holds the minion's public key in text form. Ids are checked against
-:data:`ID_RE` before they touch the filesystem. The running master is the
+:func:`fluxforge.protocol.ids.check_id` before they touch the filesystem. The running master is the
 only writer while it runs (``ff-key`` asks it over the local socket); with
 no master running ``ff-key`` uses this store directly.
 """
@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from dataclasses import dataclass
 
-from fluxforge.crypto import decode_key, encode_key, fingerprint, write_file_atomic
-from fluxforge.errors import KeyStoreError, UsageError
-from fluxforge.wire import MINION_ID_PATTERN
-
-ID_RE = re.compile(MINION_ID_PATTERN)
+from fluxforge.errors import KeyStoreError
+from fluxforge.protocol.crypto import decode_key, encode_key, fingerprint, write_file_atomic
+from fluxforge.protocol.ids import check_id, valid_id
 
 ACCEPTED, PENDING, REJECTED, DENIED = "accepted", "pending", "rejected", "denied"
 STATES = (ACCEPTED, PENDING, REJECTED, DENIED)
@@ -35,21 +32,6 @@ JSON_NAMES = {
     REJECTED: "minions_rejected",
     DENIED: "minions_denied",
 }
-
-
-def valid_id(minion_id: object) -> bool:
-    """Whether ``minion_id`` is an acceptable minion id."""
-    return isinstance(minion_id, str) and ID_RE.match(minion_id) is not None
-
-
-def check_id(minion_id: str) -> str:
-    """Return ``minion_id`` or raise a usage error naming the rule."""
-    if not valid_id(minion_id):
-        raise UsageError(
-            f"invalid minion id {str(minion_id)[:60]!r}: use letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return minion_id
 
 
 @dataclass(frozen=True)

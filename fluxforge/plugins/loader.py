@@ -33,8 +33,9 @@ from fluxforge.errors import ExecutionError, UnknownFunction
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-BUILTIN_MODULES = os.path.join(os.path.dirname(__file__), "modules")
-BUILTIN_STATES = os.path.join(os.path.dirname(__file__), "states")
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILTIN_MODULES = os.path.join(_PACKAGE_DIR, "modules")
+BUILTIN_STATES = os.path.join(_PACKAGE_DIR, "states")
 # Built-in plugin folders and the packages they are imported as.
 _BUILTIN_PACKAGES = {BUILTIN_MODULES: "fluxforge.modules", BUILTIN_STATES: "fluxforge.states"}
 

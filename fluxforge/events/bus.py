@@ -17,9 +17,9 @@ from typing import Any
 
 import zmq
 
-from fluxforge.drain import recv_parts
 from fluxforge.errors import ConfigError, MalformedFrame
-from fluxforge.wire import pack, unpack
+from fluxforge.protocol.drain import recv_parts
+from fluxforge.protocol.wire import pack, unpack
 
 PUB_NAME = "events_pub.ipc"
 PULL_NAME = "events_pull.ipc"

@@ -10,7 +10,7 @@ master sent, and replaces the cached copy atomically (a temporary file, then
 Sources are written ``ff://path/to/file``, ``salt://path/to/file`` (the same,
 so Salt state trees work unchanged) or a bare relative path; a URL may name
 its environment with ``?saltenv=dev`` or ``?env=dev``. Paths are checked here
-with the master's own rules (:func:`fluxforge.fileserver.check_path`) before
+with the master's own rules (:func:`fluxforge.files.server.check_path`) before
 any local path is built from them.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from fluxforge.errors import FileServerError
-from fluxforge.fileserver import (
+from fluxforge.files.server import (
     DEFAULT_ENV,
     HASH_PREFIX,
     FileServer,

@@ -26,9 +26,10 @@ from typing import Any
 
 import zmq
 
-from fluxforge import events, targeting, wire
+from fluxforge import events, targeting
 from fluxforge.config import MasterConfig
 from fluxforge.errors import FluxForgeError, MasterUnavailable, TargetError, UsageError
+from fluxforge.protocol import wire
 
 REQUEST_TIMEOUT = 30.0
 

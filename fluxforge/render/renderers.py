@@ -6,7 +6,7 @@ data. A first line such as ``#!yaml`` or ``#!jinja|json`` names another
 pipeline; that line is blanked (not removed), so line numbers stay those of
 the file::
 
-    from fluxforge.renderers import render
+    from fluxforge.render.renderers import render
 
     data = render(text, name="pillar/base/web.sls", context={"grains": grains})
 

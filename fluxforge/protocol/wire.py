@@ -34,8 +34,6 @@ from fluxforge.errors import FrameTooLarge, MalformedFrame
 PROTOCOL_VERSION = 2
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 
-MINION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}\Z"
-
 Number = (int, float)
 Any_ = object
 

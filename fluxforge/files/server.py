@@ -18,7 +18,7 @@ An environment's roots are merged in order: the first root that has a file
 at a path serves it. Hashes (``sha256:<hex>``) are cached per file and
 recomputed when the file's inode, size, mtime or ctime change.
 
-The minion side (:mod:`fluxforge.minion.fileclient`) uses :func:`check_path`
+The minion side (:mod:`fluxforge.files.client`) uses :func:`check_path`
 and :class:`HashCache` from here too, so both ends apply the same rules.
 """
 

@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fluxforge.context import current
 from fluxforge.errors import ExecutionError
+from fluxforge.plugins.context import current
 
 log = logging.getLogger(__name__)
 

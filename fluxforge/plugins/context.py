@@ -5,7 +5,7 @@ functions, test mode and event firing through :func:`current`, never
 through injected globals. The context lives in a :class:`contextvars.ContextVar`,
 so concurrent jobs in one minion never see each other's state::
 
-    from fluxforge.context import current
+    from fluxforge.plugins.context import current
 
     def hostname() -> str:
         \"\"\"Return the host name.\"\"\"
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from fluxforge.config import MinionConfig
-    from fluxforge.loader import Functions
+    from fluxforge.plugins.loader import Functions
 
 
 def _no_events(tag: str, data: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""What execution and state modules share about the host: processes, files, packages."""

@@ -1,0 +1,1 @@
+"""Renderers: Jinja, YAML and JSON pipelines for state trees, pillar and templates."""
