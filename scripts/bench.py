@@ -88,7 +88,7 @@ def machine() -> dict[str, Any]:
 def publish_ping(client: LocalClient, tgt: str | list[str], tgt_type: str) -> str:
     """Publish a test.ping without waiting for it; returns the jid."""
     jid = str(client.command("prep_jid")["jid"])
-    load = {
+    load: dict[str, Any] = {
         "jid": jid,
         "tgt": tgt,
         "tgt_type": tgt_type,
@@ -627,7 +627,7 @@ def print_tables(report: dict[str, Any]) -> None:
 def compare_salt(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Salt and FluxForge side by side at N = 10 and 50, in this run."""
     sys.path.insert(0, str(Path(__file__).parent))
-    import salt_compare  # type: ignore[import-not-found]
+    import salt_compare
 
     bin_dir = salt_compare.ensure_salt(str(Path(".bench/salt-venv").resolve()))
     rows = []

@@ -326,12 +326,12 @@ def test_all_path_options_are_under_root_dir(tmp_path: Path) -> None:
     minion = build(MinionConfig, {"root_dir": str(root), "id": "m"})
     for name in MASTER_PATHS:
         value = getattr(master, name)
-        default = MasterConfig.__dataclass_fields__[name].default
+        default = str(MasterConfig.__dataclass_fields__[name].default)
         assert value == os.path.join(str(root), default), name
     assert master.autosign_file == str(root / "etc/autosign")
     for name in MINION_PATHS:
         value = getattr(minion, name)
-        default = MinionConfig.__dataclass_fields__[name].default
+        default = str(MinionConfig.__dataclass_fields__[name].default)
         assert value == os.path.join(str(root), default), name
 
 

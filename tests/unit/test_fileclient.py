@@ -99,6 +99,7 @@ def test_unchanged_files_are_not_fetched_again(
     (srv / "conf" / "app.ini").write_bytes(b"[app]\nport = 81\n")
     assert client.cache_file("ff://conf/app.ini") == local
     assert master.calls["file_fetch"] == 2
+    assert local is not None
     assert Path(local).read_bytes() == b"[app]\nport = 81\n"
 
 

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fluxforge.master.minioncache import MinionCache
+
+
+def _reopened(path: Path, read: Callable[[MinionCache], Any]) -> Any:
+    """What ``read`` finds in the cache at ``path`` opened afresh (closed after)."""
+    cache = MinionCache(str(path))
+    try:
+        return read(cache)
+    finally:
+        cache.close()
 
 
 def test_grains_and_pillar_survive_a_reopen(tmp_path: Path) -> None:
@@ -31,7 +42,7 @@ def test_new_grains_replace_old_and_keep_pillar(tmp_path: Path) -> None:
     cache.set_grains("web1", {"v": 1})
     cache.set_grains("web1", {"v": 2})
     cache.close()
-    assert MinionCache(str(tmp_path)).get("web1") == ({"v": 2}, {"a": 1})
+    assert _reopened(tmp_path, lambda c: c.get("web1")) == ({"v": 2}, {"a": 1})
 
 
 def test_forget_drops_an_entry_for_good(tmp_path: Path) -> None:
@@ -41,7 +52,7 @@ def test_forget_drops_an_entry_for_good(tmp_path: Path) -> None:
     cache.forget(["web1", "never-seen"])
     assert cache.get("web1") == (None, None)
     cache.close()
-    assert MinionCache(str(tmp_path)).ids() == ["web2"]
+    assert _reopened(tmp_path, lambda c: c.ids()) == ["web2"]
 
 
 def test_the_cache_file_is_private(tmp_path: Path) -> None:
@@ -58,4 +69,4 @@ def test_a_failed_pillar_compile_leaves_the_pillar_unknown(tmp_path: Path) -> No
     cache.set_pillar("web1", None)
     assert cache.get("web1") == ({"v": 1}, None)
     cache.close()
-    assert MinionCache(str(tmp_path)).get("web1") == ({"v": 1}, None)
+    assert _reopened(tmp_path, lambda c: c.get("web1")) == ({"v": 1}, None)

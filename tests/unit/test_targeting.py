@@ -46,7 +46,7 @@ def test_glob_is_case_sensitive() -> None:
 
 
 def test_glob_needs_text() -> None:
-    assert not matches(["web1"], "glob", "web1")  # type: ignore[arg-type]
+    assert not matches(["web1"], "glob", "web1")
     with pytest.raises(TargetError, match="glob target must be text"):
         check(["web1"], "glob")
 
@@ -226,7 +226,7 @@ def test_grain_without_data_matches_nothing() -> None:
 def test_grain_needs_text() -> None:
     with pytest.raises(TargetError, match="grain target must be text"):
         check(["os:x"], "grain")
-    assert not matches(["os:Debian"], "grain", "m1", GRAINS)  # type: ignore[arg-type]
+    assert not matches(["os:Debian"], "grain", "m1", GRAINS)
 
 
 # --- ipcidr -----------------------------------------------------------------
@@ -470,12 +470,13 @@ def test_nodegroup_expansion() -> None:
 
 
 def test_non_nodegroup_targets_come_back_unchanged() -> None:
-    for tgt, tgt_type in [
+    cases: list[tuple[str | list[str], str]] = [
         ("web*", "glob"),
         (["a", "b"], "list"),
         ("G@os:x and  web*", "compound"),
         ("N@webs", "grain"),
-    ]:
+    ]
+    for tgt, tgt_type in cases:
         assert expand_nodegroups(tgt, tgt_type, NODEGROUPS) == (tgt, tgt_type)
 
 

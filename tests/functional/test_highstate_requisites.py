@@ -439,7 +439,7 @@ def _reload_run(h: Harness, reload: bool) -> dict[str, dict[str, Any]]:
     assert h.ctx.states is not None
     h.ctx.states.folders.append(str(h.dir / "extstates"))
     h.ctx.states.scan()
-    h.ctx.pillar["reload"] = reload
+    h.ctx.pillar = {**h.ctx.pillar, "reload": reload}
     return h.run("reload")
 
 

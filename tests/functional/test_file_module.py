@@ -371,7 +371,7 @@ def test_get_diff(ctx: JobContext, tmp_path: Path) -> None:
         f"--- {a}\n+++ {b}\n@@ -1,2 +1,2 @@\n 1\n-2\n+3\n"
     )
     assert call(ctx, "file.get_diff", str(a), str(a)) == ""
-    assert call(ctx, "file.get_diff", str(a), str(b), show_filenames=False).startswith("@@")  # type: ignore[union-attr]
+    assert str(call(ctx, "file.get_diff", str(a), str(b), show_filenames=False)).startswith("@@")
     assert call(ctx, "file.get_diff", "ff://served.txt", str(a)) == (
         "--- ff://served.txt\n+++ " + str(a) + "\n@@ -1,2 +1,2 @@\n-a\n-b\n+1\n+2\n"
     )
