@@ -428,12 +428,12 @@ def test_compound_unknown_matcher_lists_the_known_ones() -> None:
 
 
 def test_compound_parse_is_cached() -> None:
-    from fluxforge import targeting
+    from fluxforge.targeting import compound
 
-    targeting._parse.cache_clear()
+    compound.parse.cache_clear()
     for mid in CIDS:
         matches("G@os:Debian and web* or L@x,y", "compound", mid, _grains_of(mid))
-    info = targeting._parse.cache_info()
+    info = compound.parse.cache_info()
     assert info.misses == 1 and info.hits == len(CIDS) - 1
 
 
