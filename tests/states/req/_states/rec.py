@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any
 
-from fluxforge.plugins.context import current
+from fluxforge.plugin import current
 
 
 def _log(entry: str) -> None:
