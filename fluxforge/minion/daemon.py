@@ -18,6 +18,7 @@ import zmq
 from fluxforge import targeting
 from fluxforge.config import MinionConfig
 from fluxforge.errors import ConfigError, ExecutionError, FluxForgeError, TargetError, WireError
+from fluxforge.events import tags
 from fluxforge.files.client import FileClient
 from fluxforge.grains.core import all_grains
 from fluxforge.logs import Warner
@@ -359,7 +360,7 @@ class Minion:
         await self.channel.authenticate_until_accepted(self.stopping)
         if not self.stopping.is_set():
             started = {"grains_count": len(self.grains)}
-            self._spawn(self._send_event(f"ff/minion/{self.id}/start", started))
+            self._spawn(self._send_event(tags.minion_start(self.id), started))
 
     async def stop(self) -> None:
         """Cancel running jobs and close sockets."""
