@@ -104,7 +104,7 @@ def test_log_watch_finds_lines_in_order_and_only_whole_ones(tmp_path: Path) -> N
         fh.write("ne\n")
     assert watch.seen(r"job 4 done")
     assert watch.wait_for(r"job 4 done", timeout=1)
-    with pytest.raises(WaitTimeout, match="timed out after 0.05s waiting for a line matching"):
+    with pytest.raises(WaitTimeout, match=r"timed out after 0\.05s waiting for a line matching"):
         watch.wait_for(r"job \d done", timeout=0.05, interval=0.01)
 
 
