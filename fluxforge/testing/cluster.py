@@ -79,7 +79,8 @@ class Cluster:
     """A master and minions in one temporary folder.
 
     The master binds ports the kernel picks unless ``master_opts`` names
-    them; :attr:`publish_port` and :attr:`ret_port` are what it reported.
+    them; :attr:`ports` is what it reported (see :mod:`fluxforge.master.ports`),
+    and :attr:`publish_port` and :attr:`ret_port` are its ports.
     After its first start those ports are written into its config, so that a
     restarted master listens where the running minions reconnect.
     """
