@@ -32,11 +32,24 @@ DEFAULT_CONFIG = "/etc/fluxforge/fluxforge.conf"
 # The layouts of the highstate outputter (kept here so config imports nothing of ours).
 STATE_OUTPUTS = ("full", "terse", "mixed", "changes")
 ENV_CONFIG = "FLUXFORGE_CONFIG"
+# A master may bind port 0 (the kernel picks a free one); a minion connects to a real port.
+BIND_PORTS = (0, 65535)
+CONNECT_PORTS = (1, 65535)
 
 
-def opt(default: Any, help: str, *, path: bool = False, choices: tuple[str, ...] = ()) -> Any:
-    """Declare an option: its default, its help line, whether it is a path, its allowed values."""
-    meta = {"help": help, "path": path, "choices": choices}
+def opt(
+    default: Any,
+    help: str,
+    *,
+    path: bool = False,
+    choices: tuple[str, ...] = (),
+    between: tuple[int, int] | None = None,
+) -> Any:
+    """Declare an option: its default, its help line, whether it is a path, its allowed values.
+
+    ``between`` is the inclusive range of an integer option.
+    """
+    meta = {"help": help, "path": path, "choices": choices, "between": between}
     if isinstance(default, list | dict):
         factory: Callable[[], Any] = functools.partial(copy.deepcopy, default)
         return field(default_factory=factory, metadata=meta)
@@ -49,8 +62,16 @@ class MasterConfig:
 
     root_dir: str = opt("/", "Directory that every relative state path is under")
     interface: str = opt("0.0.0.0", "Address the publisher and request server bind to")
-    publish_port: int = opt(4505, "TCP port of the job publisher (PUB)")
-    ret_port: int = opt(4506, "TCP port of the request server (ROUTER): auth, returns")
+    publish_port: int = opt(
+        4505,
+        "TCP port of the job publisher (PUB); 0: a free port, see sock_dir/master_ports.json",
+        between=BIND_PORTS,
+    )
+    ret_port: int = opt(
+        4506,
+        "TCP port of the request server (ROUTER): auth, returns; 0: a free port, as above",
+        between=BIND_PORTS,
+    )
     pki_dir: str = opt("etc/fluxforge/pki/master", "Master keys and minion keys", path=True)
     cachedir: str = opt("var/cache/fluxforge/master", "Job cache and minion data", path=True)
     sock_dir: str = opt("var/run/fluxforge/master", "Local IPC sockets (mode 0700)", path=True)
@@ -95,8 +116,8 @@ class MinionConfig:
     root_dir: str = opt("/", "Directory that every relative state path is under")
     id: str = opt("", "Minion id; empty means the host's FQDN")
     master: str = opt("127.0.0.1", "Host name or address of the master")
-    publish_port: int = opt(4505, "Master's publisher port")
-    ret_port: int = opt(4506, "Master's request server port")
+    publish_port: int = opt(4505, "Master's publisher port", between=CONNECT_PORTS)
+    ret_port: int = opt(4506, "Master's request server port", between=CONNECT_PORTS)
     pki_dir: str = opt("etc/fluxforge/pki/minion", "Minion keys and pinned master key", path=True)
     cachedir: str = opt("var/cache/fluxforge/minion", "Minion cache", path=True)
     log_file: str = opt("var/log/fluxforge/minion.log", "Log file", path=True)
@@ -243,6 +264,12 @@ def build(cls: type, values: Any, path: str = "<config>", section: str = "") -> 
             raise ConfigError(
                 f"{path}: {section}: option {key!r} must be one of {', '.join(choices)}, "
                 f"got {value!r}{_suggest(str(value), choices)}"
+            )
+        between = fields[key].metadata.get("between")
+        if between and not between[0] <= value <= between[1]:
+            raise ConfigError(
+                f"{path}: {section}: option {key!r} must be from {between[0]} to {between[1]}, "
+                f"got {value!r}"
             )
         if hints[key] is float:
             value = float(value)

@@ -29,7 +29,7 @@ from fluxforge import events
 from fluxforge.config import MasterConfig, ensure_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
-from fluxforge.master import keys
+from fluxforge.master import keys, ports
 from fluxforge.master.handlers import Deferred, Handlers, error_text
 from fluxforge.master.jobcache import JobCache
 from fluxforge.master.minioncache import MinionCache
@@ -43,13 +43,15 @@ log = logging.getLogger("fluxforge.master")
 REQUEST_KINDS = {"auth": 1, "req": 2}
 
 
-def _bind(sock: zmq.Socket[Any], address: str, option: str) -> None:
+def _bind(sock: zmq.Socket[Any], address: str, option: str) -> str:
+    """Bind ``sock`` and return the endpoint it got (with the real port if the port was 0)."""
     try:
         sock.bind(address)
     except zmq.ZMQError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(f"{address} is already in use; stop what holds it or change {option}")
         raise ConfigError(f"cannot bind {address} ({option}): {exc.strerror}")
+    return str(sock.getsockopt_string(zmq.LAST_ENDPOINT))
 
 
 class Master:
@@ -103,18 +105,27 @@ class Master:
         return sock
 
     def bind(self) -> None:
-        """Bind every socket; a port in use is a :class:`ConfigError`."""
+        """Bind every socket, then write the pid file and the ports report.
+
+        A port in use is a :class:`ConfigError`; a port of 0 binds one the
+        kernel picks (see :mod:`fluxforge.master.ports`).
+        """
         sd = self.cfg.sock_dir
         _bind(self.ev_pub, events.ipc_address(sd, events.PUB_NAME), "sock_dir")
         _bind(self.ev_pull, events.ipc_address(sd, events.PULL_NAME), "sock_dir")
         _bind(self.api, events.ipc_address(sd, events.REQ_NAME), "sock_dir")
         host = self.cfg.interface
-        _bind(self.pub, f"tcp://{host}:{self.cfg.publish_port}", "publish_port")
-        _bind(self.router, f"tcp://{host}:{self.cfg.ret_port}", "ret_port")
+        pub = _bind(self.pub, f"tcp://{host}:{self.cfg.publish_port}", "publish_port")
+        ret = _bind(self.router, f"tcp://{host}:{self.cfg.ret_port}", "ret_port")
+        # The ports really bound: the kernel picks one where the option is 0.
+        self.publish_port = ports.endpoint_port(pub)
+        self.ret_port = ports.endpoint_port(ret)
         for name in (events.PUB_NAME, events.PULL_NAME, events.REQ_NAME):
             os.chmod(os.path.join(sd, name), 0o600)
         with open(os.path.join(sd, events.PID_NAME), "w", encoding="ascii") as fh:
             fh.write(f"{os.getpid()}\n")
+        # Last: whoever waits for the report may connect as soon as it is there.
+        ports.write_ports(sd, ports.BoundPorts(os.getpid(), host, self.publish_port, self.ret_port))
 
     # -- outputs ----------------------------------------------------------
 
@@ -278,9 +289,9 @@ class Master:
         log.info(
             "master ready: publish tcp://%s:%d, requests tcp://%s:%d, key %s",
             self.cfg.interface,
-            self.cfg.publish_port,
+            self.publish_port,
             self.cfg.interface,
-            self.cfg.ret_port,
+            self.ret_port,
             self.identity.finger,
         )
         self.fire("ff/master/start", {"finger": self.identity.finger})
@@ -299,7 +310,7 @@ class Master:
         self._stop.set()
 
     def close(self) -> None:
-        """Release sockets, the caches, the worker pool and the pid file."""
+        """Release sockets, the caches, the worker pool, the pid file and the ports report."""
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.jobcache.close()
         self.minioncache.close()
@@ -308,6 +319,7 @@ class Master:
         self.ctx.term()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.cfg.sock_dir, events.PID_NAME))
+        ports.remove_ports(self.cfg.sock_dir, os.getpid())
 
 
 def run(cfg: MasterConfig) -> None:

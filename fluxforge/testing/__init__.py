@@ -1,6 +1,7 @@
-"""Testing helpers: a real master and real minions on loopback.
+"""Testing helpers: a real master and real minions on loopback, and waits on real signals.
 
-The public names of :mod:`fluxforge.testing.cluster`, importable from here.
+The public names of :mod:`fluxforge.testing.cluster` and
+:mod:`fluxforge.testing.waits`, importable from here.
 """
 
 from fluxforge.testing.cluster import (
@@ -8,13 +9,15 @@ from fluxforge.testing.cluster import (
     Cluster,
     Result,
     command,
-    free_port,
 )
+from fluxforge.testing.waits import LogWatch, WaitTimeout, wait_until
 
 __all__ = [
     "BIN",
     "Cluster",
+    "LogWatch",
     "Result",
+    "WaitTimeout",
     "command",
-    "free_port",
+    "wait_until",
 ]

@@ -1,9 +1,11 @@
 """Testing helpers: a real master and real minions on loopback.
 
 :class:`Cluster` writes configs into a fresh folder (short, so IPC socket
-paths fit), starts ``ff-master`` and ``ff-minion`` processes on free
-127.0.0.1 ports, drives them with the real CLI, and stops everything at the
-end, failing if a process did not shut down cleanly::
+paths fit), starts ``ff-master`` on 127.0.0.1 with ports of 0 (the kernel
+picks free ones, and the master reports them in ``sock_dir``), starts
+``ff-minion`` processes configured with the reported ports, drives them with
+the real CLI, and stops everything at the end, failing if a process did not
+shut down cleanly::
 
     with Cluster() as c:
         c.start_master()
@@ -12,6 +14,8 @@ end, failing if a process did not shut down cleanly::
         assert c.ff("*", "test.ping", "--out", "json").json() == {"web1": True, "web2": True}
 
 Tests use the ``cluster`` fixture from ``tests/conftest.py``, built on this.
+Every wait polls a real signal (the ports report, ``ff-key`` output, a job's
+returns, a log line) with :func:`~fluxforge.testing.waits.wait_until`.
 """
 
 from __future__ import annotations
@@ -21,12 +25,10 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +36,12 @@ from typing import Any
 import psutil
 import yaml
 
+from fluxforge.client import LocalClient
+from fluxforge.config import load
+from fluxforge.master.ports import BoundPorts, read_ports
+from fluxforge.testing.waits import LogWatch, wait_until
+
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def command(name: str) -> list[str]:
@@ -76,26 +76,47 @@ class Result:
 
 
 class Cluster:
-    """A master and minions in one temporary folder."""
+    """A master and minions in one temporary folder.
+
+    The master binds ports the kernel picks unless ``master_opts`` names
+    them; :attr:`ports` is what it reported (see :mod:`fluxforge.master.ports`),
+    and :attr:`publish_port` and :attr:`ret_port` are its ports.
+    After its first start those ports are written into its config, so that a
+    restarted master listens where the running minions reconnect.
+    """
 
     def __init__(self, root: str | None = None, master_opts: dict[str, Any] | None = None) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="ff-", dir="/tmp"))
         self._own_root = root is None
-        self.publish_port = free_port()
-        self.ret_port = free_port()
         self.master_conf = self.root / "master.conf"
         self.master_opts = {
             "root_dir": str(self.root / "master"),
             "interface": "127.0.0.1",
-            "publish_port": self.publish_port,
-            "ret_port": self.ret_port,
+            "publish_port": 0,
+            "ret_port": 0,
             "log_level": "debug",
             **(master_opts or {}),
         }
         self.write_master_conf()
         self.master: subprocess.Popen[bytes] | None = None
+        self.ports: BoundPorts | None = None
         self.minions: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, "FLUXFORGE_CONFIG": str(self.master_conf), "NO_COLOR": "1"}
+
+    @property
+    def publish_port(self) -> int:
+        """The port the master's publisher listens on, as the master reported it."""
+        return self._reported().publish_port
+
+    @property
+    def ret_port(self) -> int:
+        """The port the master's request server listens on, as the master reported it."""
+        return self._reported().ret_port
+
+    def _reported(self) -> BoundPorts:
+        if self.ports is None:
+            raise AssertionError("the master has not reported its ports yet: start_master() first")
+        return self.ports
 
     # -- configuration ----------------------------------------------------
 
@@ -105,14 +126,20 @@ class Cluster:
         self.master_conf.write_text(yaml.safe_dump({"master": self.master_opts}))
 
     def minion_conf(self, minion_id: str, **opts: Any) -> Path:
-        """Write and return the config file of minion ``minion_id``."""
+        """Write and return the config file of minion ``minion_id``.
+
+        It names the master's reported ports; before the master has reported
+        them (a masterless ``ff-call --local``), it leaves the port options out.
+        """
         path = self.root / f"{minion_id}.conf"
+        ports = {}
+        if self.ports is not None:
+            ports = {"publish_port": self.ports.publish_port, "ret_port": self.ports.ret_port}
         values = {
             "id": minion_id,
             "root_dir": str(self.root / "minions" / minion_id),
             "master": "127.0.0.1",
-            "publish_port": self.publish_port,
-            "ret_port": self.ret_port,
+            **ports,
             "acceptance_wait_time": 1.0,
             "log_level": "debug",
             **opts,
@@ -162,28 +189,48 @@ class Cluster:
             log.close()
 
     def start_master(self, wait: bool = True) -> subprocess.Popen[bytes]:
-        """Start ``ff-master`` and wait until its local socket answers."""
+        """Start ``ff-master`` and (with ``wait``) wait until it reports its ports."""
         self.master = self._spawn([*command("ff-master"), "-c", str(self.master_conf)], "master")
         if wait:
             self.wait_master()
         return self.master
 
-    def wait_master(self, timeout: float = 15.0) -> None:
-        """Wait until the master answers ``ping`` on its local socket."""
-        deadline = time.monotonic() + timeout
-        pid_file = Path(self.sock_dir) / "master.pid"
-        while time.monotonic() < deadline:
-            if self.master is not None and self.master.poll() is not None:
+    def wait_master(self, timeout: float = 15.0) -> BoundPorts:
+        """Wait until the master has bound its sockets and reported its ports; return them.
+
+        The first time, the ports are also written into the master's config,
+        so that a restart binds the same ones.
+        """
+        proc = self.master
+        if proc is None:
+            raise AssertionError("no master to wait for: start_master() first")
+
+        def reported() -> BoundPorts | None:
+            if proc.poll() is not None:
                 raise AssertionError(
-                    f"ff-master exited with {self.master.returncode}:\n{self.log('master')}"
+                    f"ff-master exited with {proc.returncode}:\n{self.log('master')}"
                 )
-            if pid_file.exists():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"ff-master did not start within {timeout}s:\n{self.log('master')}")
+            found = read_ports(self.sock_dir)
+            return found if found is not None and found.pid == proc.pid else None
+
+        self.ports = wait_until(
+            reported,
+            timeout,
+            what="ff-master to report its ports",
+            detail=lambda: self.log("master"),
+        )
+        pinned = {"publish_port": self.ports.publish_port, "ret_port": self.ports.ret_port}
+        if any(self.master_opts.get(k) != v for k, v in pinned.items()):
+            self.write_master_conf(**pinned)
+        return self.ports
+
+    def _require_master_ports(self) -> None:
+        if self.ports is None:
+            raise AssertionError("start the master before its minions: they need its ports")
 
     def start_minion(self, minion_id: str, **opts: Any) -> subprocess.Popen[bytes]:
-        """Start ``ff-minion`` with id ``minion_id``."""
+        """Start ``ff-minion`` with id ``minion_id``, configured with the master's ports."""
+        self._require_master_ports()
         conf = self.minion_conf(minion_id, **opts)
         proc = self._spawn([*command("ff-minion"), "-c", str(conf)], minion_id)
         self.minions[minion_id] = proc
@@ -193,6 +240,7 @@ class Cluster:
         self, count: int, prefix: str = "m", procs: int = 2, **opts: Any
     ) -> subprocess.Popen[bytes]:
         """Start ``count`` minions ``<prefix>0`` .. in ``procs`` swarm processes."""
+        self._require_master_ports()
         conf = self.minion_conf(f"swarm-{prefix}", **{"log_level": "info", **opts})
         argv = [
             *command("ff-minion"),
@@ -211,16 +259,24 @@ class Cluster:
 
     def wait_count(self, target: str, count: int, timeout: float = 60.0) -> dict[str, Any]:
         """Wait until ``count`` minions matching glob ``target`` answer ``test.ping``."""
-        deadline = time.monotonic() + timeout
         got: dict[str, Any] = {}
-        while time.monotonic() < deadline:
+
+        def answering() -> dict[str, Any] | None:
+            nonlocal got
             res = self.ff(target, "test.ping", "--out", "json", "-t", "3")
             if res.stdout.strip():
                 got = res.json()
                 if len(got) >= count and all(v is True for v in got.values()):
                     return got
-            time.sleep(0.3)
-        raise AssertionError(f"{len(got)} of {count} minions answering after {timeout}s")
+            return None
+
+        return wait_until(
+            answering,
+            timeout,
+            interval=0.3,
+            what=f"{count} minions matching {target!r} to answer test.ping",
+            detail=lambda: f"{len(got)} answered",
+        )
 
     def start_minions(self, *ids: str, **opts: Any) -> None:
         """Start several minions."""
@@ -260,6 +316,10 @@ class Cluster:
         path = self.root / f"{name}.out"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def watch(self, name: str) -> LogWatch:
+        """A :class:`LogWatch` on the output of process ``name``, from now on."""
+        return LogWatch(self.root / f"{name}.out")
+
     # -- commands ---------------------------------------------------------
 
     def run(self, name: str, *args: str, timeout: float = 60.0, input: str | None = None) -> Result:
@@ -284,25 +344,68 @@ class Cluster:
 
     def wait_pending(self, *ids: str, timeout: float = 15.0) -> None:
         """Wait until every id in ``ids`` has a pending key."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if set(ids) <= set(self.keys()["minions_pre"]):
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"keys of {ids} not pending after {timeout}s: {self.keys()}")
+        wait_until(
+            lambda: set(ids) <= set(self.keys()["minions_pre"]),
+            timeout,
+            interval=0.1,
+            what=f"pending keys of {', '.join(ids)}",
+            detail=lambda: f"keys: {self.keys()}",
+        )
 
     def wait_answering(self, *ids: str, timeout: float = 20.0) -> None:
         """Wait until every id in ``ids`` answers ``test.ping``."""
-        deadline = time.monotonic() + timeout
         got: dict[str, Any] = {}
-        while time.monotonic() < deadline:
+
+        def answering() -> bool:
+            nonlocal got
             res = self.ff("-L", ",".join(ids), "test.ping", "--out", "json", "-t", "2")
             if res.stdout.strip():
                 got = res.json()
-                if all(got.get(m) is True for m in ids):
-                    return
-            time.sleep(0.2)
-        raise AssertionError(f"minions {ids} not answering after {timeout}s (got {got})")
+            return all(got.get(m) is True for m in ids)
+
+        wait_until(
+            answering,
+            timeout,
+            interval=0.2,
+            what=f"{', '.join(ids)} to answer test.ping",
+            detail=lambda: f"got {got}",
+        )
+
+    # -- the job cache ----------------------------------------------------
+
+    def client(self) -> LocalClient:
+        """A :class:`~fluxforge.client.LocalClient` on this master; the caller closes it."""
+        return LocalClient(load(str(self.master_conf)).master)
+
+    def job(self, jid: str) -> dict[str, Any] | None:
+        """The master's record of job ``jid`` (``{load, minions, returns}``), or None."""
+        client = self.client()
+        try:
+            job: dict[str, Any] | None = client.command("job", jid=jid)
+            return job
+        finally:
+            client.close()
+
+    def wait_returns(self, jid: str, count: int, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait until the job cache holds ``count`` returns of job ``jid``; return the job."""
+        client = self.client()
+        job: dict[str, Any] = {}
+
+        def returned() -> dict[str, Any] | None:
+            nonlocal job
+            job = client.command("job", jid=jid) or {}
+            return job if len(job.get("returns", {})) >= count else None
+
+        try:
+            return wait_until(
+                returned,
+                timeout,
+                interval=0.1,
+                what=f"{count} returns of job {jid}",
+                detail=lambda: f"returns from: {sorted(job.get('returns', {}))}",
+            )
+        finally:
+            client.close()
 
     def accept_and_wait(self, *ids: str) -> None:
         """Accept the keys of ``ids`` (default: all started minions) and wait for them."""

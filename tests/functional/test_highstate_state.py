@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from fluxforge.files.client import local_client
 from fluxforge.plugins.context import JobContext, activate, deactivate
 from fluxforge.plugins.loader import BUILTIN_STATES, Functions, execution_functions
 from fluxforge.plugins.results import Result
+from fluxforge.testing import wait_until
 
 STATES = Path(__file__).resolve().parent.parent / "states"
 
@@ -309,10 +309,7 @@ def _start_blocking_run(tmp_path: Path, ctx: JobContext) -> tuple[threading.Thre
 
     thread = threading.Thread(target=target)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not (tmp_path / "started").exists():
-        assert time.monotonic() < deadline, "the blocking run never started"
-        time.sleep(0.01)
+    wait_until((tmp_path / "started").exists, 10, interval=0.01, what="the blocking run to start")
     return thread, done
 
 
@@ -344,8 +341,11 @@ def test_a_second_run_conflicts_unless_queued(job: JobContext, tmp_path: Path) -
 
         waiter = threading.Thread(target=queue)
         waiter.start()
-        time.sleep(0.3)
-        assert not queued  # still waiting for the first run
+        # Nothing signals that the waiter reached the queue: that it has not
+        # finished within this time, while the first run holds the lock, is
+        # the behaviour under test (it ends early if the waiter does not wait).
+        waiter.join(0.3)
+        assert waiter.is_alive() and not queued  # still waiting for the first run
     finally:
         (tmp_path / "release").write_text("")
         thread.join(10)
@@ -365,6 +365,7 @@ def test_a_run_in_another_process_blocks_this_one(job: JobContext, tmp_path: Pat
             "-c",
             "import fcntl, sys, time; fh = open(sys.argv[1], 'a+'); "
             "fcntl.flock(fh, fcntl.LOCK_EX); fh.seek(0); fh.truncate(); fh.write('4242\\n'); "
+            # It holds the lock until killed; "held" on stdout says it has it.
             "fh.flush(); print('held', flush=True); time.sleep(30)",
             str(lock),
         ],

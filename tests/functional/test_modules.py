@@ -19,6 +19,7 @@ from fluxforge.errors import ExecutionError, UnknownFunction
 from fluxforge.plugins.context import JobContext, activate, deactivate
 from fluxforge.plugins.loader import Functions
 from fluxforge.plugins.results import Result, unwrap
+from fluxforge.testing import wait_until
 
 GRAINS = {
     "id": "t1",
@@ -171,15 +172,13 @@ def test_run_without_shell(ctx: JobContext) -> None:
 
 
 def _wait_gone(pid: int) -> bool:
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
+    def gone() -> bool:
         try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return True
-        time.sleep(0.05)
-    return False
+
+    return wait_until(gone, 3, what=f"process {pid} to die")
 
 
 def test_timeout_kills_the_process_group(ctx: JobContext, tmp_path: Path) -> None:

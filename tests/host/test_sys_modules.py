@@ -232,6 +232,7 @@ def test_status_load_memory_cpu_uptime(ctx: JobContext) -> None:
 
 def test_status_procs_and_pid_find_a_real_process(ctx: JobContext) -> None:
     marker = f"fftest-marker-{uuid.uuid4().hex[:8]}"
+    # A process to find: it lives until killed below (the sleep is its life, not a wait).
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
     try:
         assert call(ctx, "status.pid", marker) == [proc.pid]

@@ -35,7 +35,7 @@ from fluxforge.protocol.crypto import (
     read_key_file,
 )
 from fluxforge.protocol.jids import jid_from_time
-from fluxforge.testing import Cluster
+from fluxforge.testing import Cluster, wait_until
 
 # One key for every liveness probe, so the probe id stays merely pending.
 PROBE = MinionIdentity.generate()
@@ -102,15 +102,19 @@ def sealed_publication(
 
 def wait_warning(cluster: Cluster, name: str, *needles: str, timeout: float = 10.0) -> str:
     """The first WARNING line of ``name``'s log containing every needle."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = cluster.log(name)
-        for line in text.splitlines():
+
+    def found() -> str | None:
+        for line in cluster.log(name).splitlines():
             if "[WARNING]" in line and all(n in line for n in needles):
                 return line
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no WARNING with {needles} in the {name} log:\n{text[-4000:]}")
-        time.sleep(0.05)
+        return None
+
+    return wait_until(
+        found,
+        timeout,
+        what=f"a WARNING with {needles} in the {name} log",
+        detail=lambda: cluster.log(name)[-4000:],
+    )
 
 
 def warnings_in(cluster: Cluster, name: str) -> list[str]:
@@ -399,6 +403,7 @@ def test_requests_from_unknown_and_pending_ids_are_dropped(
 def test_return_claiming_another_minion_is_dropped(cluster: Cluster, peers: list[RawPeer]) -> None:
     start_web1(cluster)
     evil = enroll(peers, cluster)
+    # test.sleep keeps the job open while the forged return comes in (not a wait).
     res = cluster.ff("web1", "test.sleep", "1.5", "--async")
     assert res.returncode == 0, res
     jid = res.stdout.strip()
@@ -627,10 +632,13 @@ def test_changed_minion_key_lands_in_denied_and_runs_nothing(cluster: Cluster) -
     for name in ("minion.key", "minion.pub"):
         os.unlink(pki / name)
     cluster.start_minion("web1")
-    deadline = time.monotonic() + 10
-    while "web1" not in cluster.keys()["minions_denied"]:
-        assert time.monotonic() < deadline, cluster.keys()
-        time.sleep(0.1)
+    wait_until(
+        lambda: "web1" in cluster.keys()["minions_denied"],
+        10,
+        interval=0.1,
+        what="web1's new key in minions_denied",
+        detail=lambda: str(cluster.keys()),
+    )
     assert (pki / "minion.pub").exists()
     new_key = (pki / "minion.pub").read_text()
     assert new_key != accepted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from fluxforge.testing import Cluster
+from fluxforge.testing import Cluster, wait_until
 
 
 def test_ping_cmd_and_exit_codes(cluster: Cluster) -> None:
@@ -59,14 +59,12 @@ def test_ping_cmd_and_exit_codes(cluster: Cluster) -> None:
 
 
 def test_returns_recorded_in_job_cache_and_events(cluster: Cluster) -> None:
-    from fluxforge.events import EventListener
-
     cluster.start_master()
     cluster.start_minions("a1")
     cluster.accept_and_wait()
-    listener = EventListener(cluster.sock_dir, ("ff/job/",))
+    client = cluster.client()
+    listener = client.listen()  # live: the master's sync event came through it
     try:
-        time.sleep(0.2)
         res = cluster.ff("a1", "test.echo", "cached", "--async")
         jid = res.stdout.strip()
         tags = []
@@ -79,6 +77,7 @@ def test_returns_recorded_in_job_cache_and_events(cluster: Cluster) -> None:
                     ret = event[1]
     finally:
         listener.close()
+        client.close()
     assert f"ff/job/{jid}/new" in tags
     assert f"ff/job/{jid}/ret/a1" in tags
     assert set(ret) == {
@@ -96,12 +95,11 @@ def test_returns_recorded_in_job_cache_and_events(cluster: Cluster) -> None:
     db = cluster.root / "master/var/cache/fluxforge/master/jobs.sqlite"
     conn = sqlite3.connect(db)
     try:
-        deadline = time.monotonic() + 5
-        while True:
-            rows = conn.execute("SELECT id FROM returns WHERE jid = ?", (jid,)).fetchall()
-            if rows or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        rows = wait_until(
+            lambda: conn.execute("SELECT id FROM returns WHERE jid = ?", (jid,)).fetchall(),
+            5,
+            what=f"the return of job {jid} in jobs.sqlite",
+        )
         assert rows == [("a1",)]
     finally:
         conn.close()
@@ -126,16 +124,16 @@ def test_list_targets_reach_only_the_named_minions(cluster: Cluster) -> None:
     cluster.start_master()
     cluster.start_minions("t1", "t2")
     cluster.accept_and_wait()
+    t1, t2 = cluster.watch("t1"), cluster.watch("t2")
     glob_jid = cluster.ff("t1", "test.ping", "--async").stdout.strip()
     list_jid = cluster.ff("-L", "t1", "test.ping", "--async").stdout.strip()
-    deadline = time.monotonic() + 10
-    while f"running job {list_jid}" not in cluster.log("t1"):
-        assert time.monotonic() < deadline, cluster.log("t1")
-        time.sleep(0.1)
-    while f"job {glob_jid} is not for this minion" not in cluster.log("t2"):
-        assert time.monotonic() < deadline, cluster.log("t2")
-        time.sleep(0.1)
-    time.sleep(0.5)
+    t1.wait_for(f"running job {list_jid}", timeout=10)
+    t2.wait_for(f"job {glob_jid} is not for this minion", timeout=10)
+    # A glob published after the list job reaches t2 after the list job would
+    # have (one connection, in order): once t2 has declined it, t2 has seen
+    # everything it was going to see of the list job.
+    fence = cluster.ff("t1", "test.ping", "--async").stdout.strip()
+    t2.wait_for(f"job {fence} is not for this minion", timeout=10)
     # A glob goes to everyone and t2 declines it; a list is sent to t1's topic only,
     # so t2 never even receives it.
     assert list_jid not in cluster.log("t2")

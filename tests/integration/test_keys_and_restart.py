@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 
-from fluxforge.testing import Cluster
+from fluxforge.testing import Cluster, wait_until
 
 
 def test_ff_key_listing_accept_reject_delete_fingerprints(cluster: Cluster) -> None:
@@ -75,24 +74,27 @@ def test_rotation_loses_no_job_and_locks_out_the_removed_minion(cluster: Cluster
     cluster.start_master()
     cluster.start_minions("r1", "r2", "r3")
     cluster.accept_and_wait()
+    r2 = cluster.watch("r2")
     res = cluster.ff_key("-d", "r2", "-y")
     assert res.returncode == 0
     # The very first job after the rotation is answered by every remaining minion.
     res = cluster.ff("*", "test.ping", "--out", "json", "-t", "5")
     assert res.returncode == 0, res
     assert res.json() == {"r1": True, "r3": True}
-    # r2 cannot decrypt anything sent after its removal, even addressed to it by name.
-    res = cluster.ff("-L", "r1,r2,r3", "test.echo", "after", "--async")
-    jid = res.stdout.strip()
-    deadline = time.monotonic() + 10
-    while "cannot fetch the new session key" not in cluster.log("r2"):
-        assert time.monotonic() < deadline, cluster.log("r2")
-        time.sleep(0.1)
-    while f"running job {jid}" not in cluster.log("r1"):
-        assert time.monotonic() < deadline, cluster.log("r1")
-        time.sleep(0.1)
-    time.sleep(1.0)  # r2 got the publication when r1 did; give it time to misbehave
+    # r2 got that publication too, under a session key it can no longer fetch.
+    r2.wait_for("cannot fetch the new session key", timeout=15)
+    r2.wait_for("dropped a publication of unknown key", timeout=15)
+    # r2 runs nothing sent after its removal, even addressed to it by name.
+    after = cluster.watch("r2")
+    jid = cluster.ff("-L", "r1,r2,r3", "test.echo", "after", "--async").stdout.strip()
+    job = cluster.wait_returns(jid, 2, timeout=10)
+    # A broadcast after it reaches r2 after the job would have: once r2 has dropped
+    # a publication since, it has dealt with the job (if it got it at all).
+    res = cluster.ff("*", "test.ping", "--out", "json")
+    assert res.json() == {"r1": True, "r3": True}, res
+    after.wait_for("dropped a publication of unknown key", timeout=15)
     assert f"running job {jid}" not in cluster.log("r2")
+    assert sorted(job["returns"]) == ["r1", "r3"], job
     # Rejecting an accepted key rotates too.
     res = cluster.ff_key("-r", "r3", "--include-accepted", "-y")
     assert "r3 rejected" in res.stdout, res
@@ -105,17 +107,15 @@ def test_master_restart_minions_come_back_and_cache_survives(cluster: Cluster) -
     cluster.start_minions("m1", "m2")
     cluster.accept_and_wait()
     jid = cluster.ff("*", "test.echo", "before", "--async").stdout.strip()
-    time.sleep(0.5)
+    cluster.wait_returns(jid, 2)
     assert cluster.stop_master() == 0
     cluster.start_master()
-    deadline = time.monotonic() + 10
-    res = None
-    while time.monotonic() < deadline:
+
+    def both_answer() -> bool:
         res = cluster.ff("*", "test.ping", "--out", "json", "-t", "2")
-        if res.returncode == 0 and res.json() == {"m1": True, "m2": True}:
-            break
-    else:
-        raise AssertionError(f"minions did not answer within 10 s of a restart: {res}")
+        return res.returncode == 0 and res.json() == {"m1": True, "m2": True}
+
+    wait_until(both_answer, 10, what="m1 and m2 to answer after the master restarted")
     conn = sqlite3.connect(cluster.root / "master/var/cache/fluxforge/master/jobs.sqlite")
     try:
         assert conn.execute("SELECT count(*) FROM returns WHERE jid = ?", (jid,)).fetchone() == (2,)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-from fluxforge.testing import Cluster
+from fluxforge.testing import Cluster, wait_until
 
 TREE = {
     "top.sls": """
@@ -141,16 +140,15 @@ def test_failures_errors_custom_states_and_one_run_at_a_time(cluster: Cluster) -
     assert state["comment"] == "value forty-two" and state["result"] is True
 
     # A second state run while one is running is refused, not interleaved.
+    # (The `sleep 4` is the long state run under test, not a wait.)
     slow = cluster.ff("web1", "state.single", "cmd.run", "sleep 4", "--async")
     assert slow.returncode == 0, slow
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def slow_running() -> bool:
         running = cluster.ff("web1", "ffutil.running", "--out", "json").json()["web1"]
-        if any(job["jid"] == slow.stdout.strip() for job in running):
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError("the slow state run never showed as running")
+        return any(job["jid"] == slow.stdout.strip() for job in running)
+
+    wait_until(slow_running, 10, interval=0.1, what="the slow state run to show as running")
     res = cluster.ff("web1", "state.apply", "--out", "json")
     assert res.returncode == 1, res
     assert "already running" in str(res.json()["web1"]), res

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections import Counter
 
-from fluxforge import config
-from fluxforge.client import LocalClient
 from fluxforge.testing import Cluster
 
 COUNT = 200
@@ -35,19 +32,10 @@ def test_swarm_every_minion_returns_once(cluster: Cluster) -> None:
     jids = []
     for _ in range(3):
         jids.append(cluster.ff("sw*", "test.ping", "--async").stdout.strip())
-    client = LocalClient(config.load(str(cluster.master_conf)).master)
-    try:
-        for jid in jids:
-            deadline = time.monotonic() + 30
-            while True:
-                job = client.command("job", jid=jid)
-                if len(job["returns"]) == COUNT or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            assert sorted(job["returns"]) == sorted(job["minions"])
-            assert len(job["minions"]) == COUNT
-    finally:
-        client.close()
+    for jid in jids:
+        job = cluster.wait_returns(jid, COUNT, timeout=30)
+        assert sorted(job["returns"]) == sorted(job["minions"])
+        assert len(job["minions"]) == COUNT
     db = cluster.root / "master/var/cache/fluxforge/master/jobs.sqlite"
     conn = sqlite3.connect(db)
     try:

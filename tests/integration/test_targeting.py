@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from fluxforge.client import LocalClient
-from fluxforge.config import MasterConfig, build
-from fluxforge.testing import Cluster
+from fluxforge.testing import Cluster, wait_until
 
 GRAINS = {
     "web1": {"roles": ["web", "app"], "tier": "gold"},
@@ -68,17 +65,33 @@ def targeted(cluster: Cluster, *args: str) -> set[str]:
 
 
 def wait_subscribed(cluster: Cluster, *ids: str, timeout: float = 10.0) -> None:
-    """Wait until each minion has a TCP connection to the master's publisher again."""
-    deadline = time.monotonic() + timeout
-    pending = set(ids)
-    while pending and time.monotonic() < deadline:
-        for minion_id in list(pending):
-            conns = psutil.Process(cluster.minions[minion_id].pid).net_connections("tcp")
-            if any(c.raddr and c.raddr.port == cluster.publish_port for c in conns):
-                pending.discard(minion_id)
-        time.sleep(0.05)
-    assert not pending, f"{sorted(pending)} did not reconnect to the publisher"
-    time.sleep(0.3)  # the subscription message follows the connection
+    """Wait until each minion's subscriber is connected to the master's publisher again.
+
+    Nothing in the product says so without a job (and a job would make the
+    minions re-authenticate, which the caller must avoid), so look at both
+    ends of the TCP connection: the minion's, and the master's, which a
+    process only holds once zmq's I/O thread has accepted it. The
+    subscription is the next thing the minion sends, in the handshake that
+    the accept starts.
+    """
+    assert cluster.master is not None
+    master = psutil.Process(cluster.master.pid)
+
+    def connected() -> bool:
+        accepted = {
+            c.raddr.port
+            for c in master.net_connections("tcp")
+            if c.raddr and c.laddr.port == cluster.publish_port
+        }
+        return all(
+            any(
+                c.raddr and c.raddr.port == cluster.publish_port and c.laddr.port in accepted
+                for c in psutil.Process(cluster.minions[m].pid).net_connections("tcp")
+            )
+            for m in ids
+        )
+
+    wait_until(connected, timeout, what=f"{', '.join(ids)} to reconnect to the publisher")
 
 
 def test_every_targeting_form(cluster: Cluster) -> None:
@@ -155,7 +168,7 @@ def test_grain_changes_persist_and_retarget(cluster: Cluster) -> None:
     cluster.stop_minion("db1")
     cluster.stop_master()
     cluster.start_master()
-    client = LocalClient(build(MasterConfig, cluster.master_opts))
+    client = cluster.client()
     try:
         cached = client.command("minion_data", pattern="db1")
     finally:
@@ -242,29 +255,20 @@ def test_sync_custom_modules_and_grains_and_manage_jobs(cluster: Cluster) -> Non
     assert res.json() == {"web1": []}, res
     assert cluster.ff("web1", "hello.world").returncode == 1
 
+    # test.sleep is the long-running job to find and kill, not a wait.
     res = cluster.ff("web1", "test.sleep", "30", "--async")
     jid = res.stdout.strip()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        running = cluster.ff("web1", "ffutil.running", "--out", "json").json()["web1"]
-        if any(job["jid"] == jid for job in running):
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError(f"job {jid} never showed as running")
+
+    def running() -> bool:
+        jobs = cluster.ff("web1", "ffutil.running", "--out", "json").json()["web1"]
+        return any(job["jid"] == jid for job in jobs)
+
+    wait_until(running, 10, interval=0.1, what=f"job {jid} to show in ffutil.running")
     found = cluster.ff("web1", "ffutil.find_job", jid, "--out", "json").json()["web1"]
     assert found["fun"] == "test.sleep" and found["jid"] == jid
     res = cluster.ff("web1", "ffutil.kill_job", jid)
     assert res.returncode == 0, res
-    client = LocalClient(build(MasterConfig, cluster.master_opts))
-    try:
-        deadline = time.monotonic() + 10
-        job: dict[str, Any] = {}
-        while time.monotonic() < deadline and "web1" not in job.get("returns", {}):
-            job = client.command("job", jid=jid) or {}
-            time.sleep(0.1)
-    finally:
-        client.close()
+    job = cluster.wait_returns(jid, 1, timeout=10)
     assert "cancelled" in job["returns"]["web1"]["return"]
     assert cluster.ff("web1", "ffutil.find_job", jid, "--out", "json").json() == {"web1": {}}
 
