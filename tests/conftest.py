@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    """A master config on free ports in a fresh folder; processes are stopped after."""
+    """A master config in a fresh folder (port 0: the master reports its ports); stopped after."""
     with Cluster() as c:
         yield c
 

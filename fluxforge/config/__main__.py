@@ -1,0 +1,5 @@
+"""``python -m fluxforge.config``: print the sample configuration (every option, its default)."""
+
+from fluxforge.config.options import render_sample
+
+print(render_sample(), end="")
