@@ -10,6 +10,7 @@ from fluxforge.testing.cluster import (
     command,
     free_port,
 )
+from fluxforge.testing.contexts import job_context
 
 __all__ = [
     "BIN",
@@ -17,4 +18,5 @@ __all__ = [
     "Result",
     "command",
     "free_port",
+    "job_context",
 ]
