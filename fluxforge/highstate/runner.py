@@ -43,6 +43,7 @@ from fluxforge.highstate.requisites import ENGINE_KEYS, Outcome, decide
 from fluxforge.highstate.retry import RetryPolicy, retry_policy
 from fluxforge.plugins.context import JobContext, activate, current, deactivate
 from fluxforge.plugins.results import unwrap
+from fluxforge.plugins.stateresult import StateResult
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +362,13 @@ def arguments(fn: Callable[..., Any], low: Low, extra: Mapping[str, Any]) -> dic
 
 
 def normalise(full: str, name: str, returned: Any) -> dict[str, Any]:
-    """A state function's return as ``{name, result, changes, comment, ...}``, or a failure."""
+    """A state function's return as ``{name, result, changes, comment, ...}``, or a failure.
+
+    The one place a :class:`StateResult` becomes the dict the run records; a
+    plain dict (as custom modules in ``_states/`` may return) is taken as is.
+    """
+    if isinstance(returned, StateResult):
+        returned = returned.to_dict()
     if not isinstance(returned, Mapping) or "result" not in returned:
         return _ret(
             name,

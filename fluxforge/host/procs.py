@@ -1,10 +1,15 @@
 """Running commands on the minion: the one place that spawns a process.
 
-:func:`execute` runs a command in its own process group, with stdin from
-``stdin`` (or nothing), output decoded as UTF-8. A timeout or a cancelled
-job (``current().cancelled``) kills the whole group, so a command's children
-do not outlive it; output pipes that a background process keeps open are
-given up :data:`DRAIN_GRACE` seconds after the command ends. It returns an
+:func:`execute` checks a command's arguments and hands the resulting
+:class:`Command` to the job's command runner, ``current().command_runner``.
+That is :func:`spawn` unless the job says otherwise (a test passes a fake
+runner in its :class:`~fluxforge.plugins.context.JobContext`); so every
+command a module runs goes through this one seam. :func:`spawn` runs the
+command in its own process group, with stdin from ``stdin`` (or nothing),
+output decoded as UTF-8. A timeout or a cancelled job
+(``current().cancelled``) kills the whole group, so a command's children do
+not outlive it; output pipes that a background process keeps open are given
+up :data:`DRAIN_GRACE` seconds after the command ends. A runner returns an
 :class:`Outcome` (stdout, stderr, exit status, pid). :func:`run_argv` runs
 a system tool's argument list without a shell, and :func:`run_checked`
 also raises with the tool's complaint when it fails.
@@ -26,7 +31,8 @@ import shlex
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fluxforge.errors import ExecutionError
@@ -47,6 +53,30 @@ class Outcome:
     stderr: str
     retcode: int
     pid: int
+
+
+@dataclass
+class Command:
+    """A command whose arguments :func:`execute` has checked, for a command runner to run.
+
+    ``fname`` (such as ``cmd.run``) starts every error and log line.
+    ``env`` is set over the minion's environment. ``runas`` is a user to
+    switch to (it exists and the minion may switch to it), or None.
+    ``merge_stderr`` sends stderr into stdout.
+    """
+
+    fname: str
+    argv: list[str]
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+    timeout: float | None = None
+    runas: str | None = None
+    merge_stderr: bool = False
+
+
+# What ``JobContext.command_runner`` holds: :func:`spawn`, or a stand-in for tests.
+CommandRunner = Callable[[Command], Outcome]
 
 
 def _user_env(fname: str, runas: str | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -203,7 +233,7 @@ def execute(
     python_shell: bool,
     merge_stderr: bool = False,
 ) -> Outcome:
-    """Run ``cmd`` and return what it printed and its exit status; the one place that spawns.
+    """Run ``cmd`` through the job's command runner; what it printed and its exit status.
 
     ``fname`` (such as ``cmd.run``) starts every error and log line.
     ``python_shell`` runs ``cmd`` with ``shell -c``; otherwise it is split
@@ -223,30 +253,50 @@ def execute(
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
         raise ExecutionError(f"{fname}: timeout must be a number of seconds, got {timeout!r}")
     user_args, user_env = _user_env(fname, runas)
-    full_env = {**os.environ, **user_env, **{str(k): str(v) for k, v in (env or {}).items()}}
+    command = Command(
+        fname,
+        argv,
+        cwd,
+        {**user_env, **{str(k): str(v) for k, v in (env or {}).items()}},
+        stdin,
+        timeout,
+        runas if user_args else None,
+        merge_stderr,
+    )
     log.debug("%s: running %r", fname, argv)
+    return current().command_runner(command)
+
+
+def spawn(command: Command) -> Outcome:
+    """The real command runner: start ``command`` in its own process group and wait for it.
+
+    See :func:`execute`, which checks the arguments first.
+    """
+    fname, argv = command.fname, command.argv
+    user_args, _ = _user_env(fname, command.runas)
     try:
         proc = subprocess.Popen(
             argv,
-            cwd=cwd,
-            env=full_env,
-            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            cwd=command.cwd,
+            env={**os.environ, **command.env},
+            stdin=subprocess.DEVNULL if command.stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+            stderr=subprocess.STDOUT if command.merge_stderr else subprocess.PIPE,
             start_new_session=True,
             **user_args,
         )
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename and exc.filename != argv[0] else ""
         raise ExecutionError(f"{fname}: cannot start {argv[0]!r}: {exc.strerror or exc}{where}")
-    out, err, stopped = _wait(fname, proc, None if stdin is None else stdin.encode(), timeout)
+    stdin = None if command.stdin is None else command.stdin.encode()
+    out, err, stopped = _wait(fname, proc, stdin, command.timeout)
     stdout = out.decode("utf-8", errors="replace").rstrip("\n")
     stderr = err.decode("utf-8", errors="replace").rstrip("\n")
     if stopped == "cancelled":
         raise ExecutionError(f"{fname}: cancelled; the command was killed")
     if stopped:
         note = f"{fname}: {stopped}"
-        if merge_stderr:
+        if command.merge_stderr:
             stdout = f"{stdout}\n{note}".lstrip("\n")
         else:
             stderr = f"{stderr}\n{note}".lstrip("\n")

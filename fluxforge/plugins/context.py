@@ -1,15 +1,19 @@
 """The explicit context of a running job.
 
 A module function reaches the job's options, grains, pillar, other
-functions, test mode and event firing through :func:`current`, never
-through injected globals. The context lives in a :class:`contextvars.ContextVar`,
-so concurrent jobs in one minion never see each other's state::
+functions, test mode, event firing and the command runner through
+:func:`current`, never through injected globals. The context lives in a
+:class:`contextvars.ContextVar`, so concurrent jobs in one minion never see
+each other's state::
 
     from fluxforge.plugins.context import current
 
     def hostname() -> str:
         \"\"\"Return the host name.\"\"\"
         return current().grains["host"]
+
+:func:`activate` makes a context current (``with ctx:`` does the same for
+a block).
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from fluxforge.config import MinionConfig
+    from fluxforge.host.procs import Command, CommandRunner, Outcome
     from fluxforge.plugins.loader import Functions
 
 
@@ -31,6 +38,13 @@ def _no_events(tag: str, data: dict[str, Any]) -> None:
 
 def _no_progress(data: dict[str, Any]) -> None:
     return None
+
+
+def _spawn(command: Command) -> Outcome:
+    """The real command runner, :func:`fluxforge.host.procs.spawn`."""
+    from fluxforge.host.procs import spawn  # procs imports this module: resolved on first use
+
+    return spawn(command)
 
 
 class MinionHooks(Protocol):
@@ -77,9 +91,34 @@ class JobContext:
     # Report progress of a long job (a state run: one call per state applied);
     # the minion sends it to the master as a ``prog`` request.
     progress: Callable[[dict[str, Any]], None] = _no_progress
+    # What runs every command a module starts (fluxforge.host.procs.execute
+    # hands it a checked Command); a test may pass a fake one.
+    command_runner: CommandRunner = _spawn
+
+    def __enter__(self) -> JobContext:
+        """Make this context current for a ``with`` block (in this thread or task)."""
+        token = activate(self)
+        _entered.set((*_entered.get(), token))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        *outer, token = _entered.get()
+        _entered.set(tuple(outer))
+        deactivate(token)
 
 
 _current: contextvars.ContextVar[JobContext] = contextvars.ContextVar("fluxforge_job")
+# The tokens of the ``with`` blocks open in this thread or task, innermost last:
+# kept per contextvars context, so one JobContext may be entered in several
+# threads at once.
+_entered: contextvars.ContextVar[tuple[contextvars.Token[JobContext], ...]] = (
+    contextvars.ContextVar("fluxforge_job_entered", default=())
+)
 
 
 def current() -> JobContext:

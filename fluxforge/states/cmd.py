@@ -23,10 +23,7 @@ from fluxforge.errors import FluxForgeError
 from fluxforge.files.server import DEFAULT_ENV
 from fluxforge.plugins.context import current
 from fluxforge.plugins.results import unwrap
-
-
-def _ret(name: str) -> dict[str, Any]:
-    return {"name": name, "result": True, "changes": {}, "comment": ""}
+from fluxforge.plugins.stateresult import StateResult, catch_errors, settle
 
 
 def _env(env: Any) -> dict[str, str] | None:
@@ -46,7 +43,7 @@ def _env(env: Any) -> dict[str, str] | None:
 
 
 def _execute(
-    ret: dict[str, Any],
+    name: str,
     cmd: str,
     cwd: str | None,
     env: Any,
@@ -54,41 +51,35 @@ def _execute(
     shell: str,
     timeout: float | None,
     stdin: str | None = None,
-) -> dict[str, Any]:
-    """Run ``cmd`` with cmd.run_all and fill ``ret`` with what happened."""
-    try:
-        value, retcode = unwrap(
-            current().funcs["cmd.run_all"](
-                cmd,
-                cwd=cwd,
-                env=_env(env),
-                stdin=stdin,
-                timeout=timeout,
-                runas=runas,
-                shell=shell,
-            )
+) -> StateResult:
+    """Run ``cmd`` with cmd.run_all and report what happened."""
+    value, retcode = unwrap(
+        current().funcs["cmd.run_all"](
+            cmd,
+            cwd=cwd,
+            env=_env(env),
+            stdin=stdin,
+            timeout=timeout,
+            runas=runas,
+            shell=shell,
         )
-    except FluxForgeError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
-    ret["changes"] = {
+    )
+    changes = {
         "pid": value["pid"],
         "retcode": retcode,
         "stdout": value["stdout"],
         "stderr": value["stderr"],
     }
-    ret["result"] = retcode == 0
-    ret["comment"] = f'Command "{ret["name"]}" run' + (
-        "" if retcode == 0 else f" and exited {retcode}"
-    )
-    return ret
+    comment = f'Command "{name}" run' + ("" if retcode == 0 else f" and exited {retcode}")
+    return StateResult(name, retcode == 0, changes, comment)
 
 
-def _would_run(ret: dict[str, Any], cmd: str) -> dict[str, Any]:
-    ret.update(result=None, comment=f'Command "{cmd}" would have been executed')
-    return ret
+def _would_run(name: str, cmd: str) -> StateResult:
+    """The plan of a command: nothing to predict but that it runs."""
+    return StateResult(name, None, {}, f'Command "{cmd}" would have been executed')
 
 
+@catch_errors
 def run(
     name: str,
     cwd: str | None = None,
@@ -97,7 +88,7 @@ def run(
     shell: str = "/bin/sh",
     timeout: float | None = None,
     stdin: str | None = None,
-) -> dict[str, Any]:
+) -> StateResult:
     """Run the command ``name`` with a shell; the state fails if it exits non-zero.
 
     ``cwd``: the folder to run in. ``env``: variables set for it (a mapping,
@@ -105,12 +96,13 @@ def run(
     (the minion must be root). ``shell``: the shell that runs it with
     ``-c``. ``timeout``: seconds before it is killed. ``stdin``: text fed to it.
     """
-    ret = _ret(name)
-    if current().test:
-        return _would_run(ret, name)
-    return _execute(ret, name, cwd, env, runas, shell, timeout, stdin)
+    return settle(
+        _would_run(name, name),
+        lambda: _execute(name, name, cwd, env, runas, shell, timeout, stdin),
+    )
 
 
+@catch_errors
 def wait(
     name: str,
     cwd: str | None = None,
@@ -119,12 +111,12 @@ def wait(
     shell: str = "/bin/sh",
     timeout: float | None = None,
     stdin: str | None = None,
-) -> dict[str, Any]:
+) -> StateResult:
     """Run the command ``name`` only when a watched state changed (through :func:`mod_watch`).
 
     Called by itself it does nothing. The arguments are those of :func:`run`.
     """
-    return _ret(name)
+    return StateResult(name)
 
 
 def _fetch(source: str, saltenv: str) -> str | None:
@@ -136,6 +128,7 @@ def _fetch(source: str, saltenv: str) -> str | None:
     return source if os.path.isfile(source) else None
 
 
+@catch_errors
 def script(
     name: str,
     source: str | None = None,
@@ -146,7 +139,7 @@ def script(
     shell: str = "/bin/sh",
     timeout: float | None = None,
     saltenv: str = DEFAULT_ENV,
-) -> dict[str, Any]:
+) -> StateResult:
     """Fetch a script from the file server and run it; the state fails if it exits non-zero.
 
     ``source``: the script, ``ff://path`` (or ``salt://``) in the file roots,
@@ -156,18 +149,27 @@ def script(
     ``runas``, ``timeout``: as for :func:`run`. ``saltenv``: the environment
     of the file server (the run's own, by default).
     """
-    ret = _ret(name)
     source = source or name
-    try:
-        path = _fetch(source, saltenv)
-    except FluxForgeError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
+    path = _fetch(source, saltenv)
     if path is None:
-        ret.update(result=False, comment=f"Unable to fetch the script {source}")
-        return ret
-    if current().test:
-        return _would_run(ret, f"{source}{' ' + args if args else ''}")
+        return StateResult(name, False, {}, f"Unable to fetch the script {source}")
+    return settle(
+        _would_run(name, f"{source}{' ' + args if args else ''}"),
+        lambda: _run_script(name, path, args, cwd, env, runas, shell, timeout),
+    )
+
+
+def _run_script(
+    name: str,
+    path: str,
+    args: str | None,
+    cwd: str | None,
+    env: Any,
+    runas: str | None,
+    shell: str,
+    timeout: float | None,
+) -> StateResult:
+    """Run a private copy of the fetched script ``path``, as ``runas`` when given."""
     folder = tempfile.mkdtemp(prefix="ff-script-")
     try:
         copy = os.path.join(folder, os.path.basename(path) or "script")
@@ -181,14 +183,15 @@ def script(
         line = shlex.quote(copy) if shebang else f"{shlex.quote(shell)} {shlex.quote(copy)}"
         if args:
             line = f"{line} {args}"
-        return _execute(ret, line, cwd, env, runas, shell, timeout)
+        return _execute(name, line, cwd, env, runas, shell, timeout)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@catch_errors
 def mod_watch(
     name: str, sfun: str | None = None, saltenv: str = DEFAULT_ENV, **kwargs: Any
-) -> dict[str, Any]:
+) -> StateResult:
     """Run the command because a watched state changed.
 
     Under ``cmd.wait`` and ``cmd.run`` the command runs (again); under
@@ -201,6 +204,4 @@ def mod_watch(
         keep = (*allowed[:-1], "source", "args")
         opts = {k: v for k, v in kwargs.items() if k in keep}
         return script(name, saltenv=saltenv, **opts)
-    ret = _ret(name)
-    ret.update(result=False, comment=f"cmd.{sfun} does not support watch")
-    return ret
+    return StateResult(name, False, {}, f"cmd.{sfun} does not support watch")

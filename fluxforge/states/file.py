@@ -2,8 +2,9 @@
 
 Salt's ``file`` states, by the same names and arguments. Every state plans
 first and acts second (see "Writing state modules" in ``docs/modules.md``):
-it works out its ``changes`` from the arguments and what is on disk,
-returns them with ``result: None`` in test mode, and otherwise applies
+it works out its ``changes`` from the arguments and what is on disk and
+hands them to :func:`~fluxforge.plugins.stateresult.apply_changes`, which
+returns them with ``result: None`` in test mode and otherwise applies
 exactly them. So a test run predicts the real run, and a second real run
 finds nothing to change.
 
@@ -32,55 +33,22 @@ path or base name, or ``E@<regex>``).
 
 from __future__ import annotations
 
-import functools
 import os
 import posixpath
 import shutil
 import time
-from collections.abc import Callable
-from typing import Any, ParamSpec
+from typing import Any
 
-from fluxforge.errors import ExecutionError, FluxForgeError
+from fluxforge.errors import ExecutionError
 from fluxforge.files.client import FileClient, split_source
 from fluxforge.files.server import DEFAULT_ENV
 from fluxforge.highstate import template as tpl
 from fluxforge.host import fileops
 from fluxforge.plugins.context import JobContext, current
+from fluxforge.plugins.stateresult import StateResult, apply_changes, catch_errors, require
 from fluxforge.render.renderers import render
 
-State = dict[str, Any]
-P = ParamSpec("P")
 _ATTRS = ("mode", "user", "group")
-
-
-def _state(fn: Callable[P, State]) -> Callable[P, State]:
-    """Turn a FluxForge or OS error into ``result: False`` with the error as the comment."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> State:
-        try:
-            return fn(*args, **kwargs)
-        except (FluxForgeError, OSError) as exc:
-            name = args[0] if args else kwargs.get("name", "")
-            text = str(exc) if isinstance(exc, FluxForgeError) else f"{name}: {exc}"
-            return {"name": name, "result": False, "changes": {}, "comment": text}
-
-    return wrapper
-
-
-def _outcome(
-    name: str, changes: dict[str, Any], apply: Callable[[], object], ok: str, done: str
-) -> State:
-    """Report ``ok`` when nothing changes, predict in test mode, else ``apply`` and report."""
-    ret: State = {"name": name, "result": True, "changes": {}, "comment": ok}
-    if not changes:
-        return ret
-    if current().test:
-        ret.update(result=None, changes=changes, comment=f"{name} is set to be changed")
-        return ret
-    apply()
-    ret.update(changes=changes, comment=done)
-    return ret
 
 
 def _abs(name: str) -> str:
@@ -132,13 +100,9 @@ def _parent(path: str, makedirs: bool, what: str) -> str | None:
     parent = os.path.dirname(path)
     if os.path.isdir(parent):
         return None
-    if not makedirs:
-        if current().test:
-            # A state earlier in the run (file.directory) may create it; the
-            # real run checks again.
-            return None
-        raise ExecutionError(f"Parent directory {parent} of {what} is not present (see makedirs)")
-    return parent
+    # A state earlier in the run (file.directory) may create it: a test run plans on.
+    require(makedirs, f"Parent directory {parent} of {what} is not present (see makedirs)")
+    return parent if makedirs else None
 
 
 def _make_parent(parent: str | None, user: Any, group: Any, dir_mode: Any) -> None:
@@ -261,7 +225,7 @@ def _backup(ctx: JobContext, path: str) -> str:
     return dest
 
 
-@_state
+@catch_errors
 def managed(
     name: str,
     source: Any = None,
@@ -286,7 +250,7 @@ def managed(
     follow_symlinks: bool = True,
     saltenv: str = DEFAULT_ENV,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Manage the file ``name``: its content, owner, group and mode.
 
     The content comes from one of ``source`` (an ``ff://``/``salt://`` URL
@@ -317,12 +281,7 @@ def managed(
         raise ExecutionError(f"Specified target {name} is a directory")
     present = os.path.lexists(path)
     if not present and not create:
-        return {
-            "name": name,
-            "result": True,
-            "changes": {},
-            "comment": f"File {name} is not present and is not set for creation",
-        }
+        return StateResult(name, comment=f"File {name} is not present and is not set for creation")
     args = {"source": source, "contents": contents, "contents_pillar": contents_pillar}
     args.update(contents_grains=contents_grains, source_hash=source_hash, template=template)
     args.update(source_hash_name=source_hash_name)
@@ -348,7 +307,7 @@ def managed(
             os.unlink(path)
         _apply_file(path, data, changes)
 
-    return _outcome(
+    return apply_changes(
         name, changes, apply, f"File {name} is in the correct state", f"File {name} updated"
     )
 
@@ -359,7 +318,7 @@ def managed(
 _RECURSE = {"user", "group", "mode", "ignore_files", "ignore_dirs", "silent"}
 
 
-@_state
+@catch_errors
 def directory(
     name: str,
     user: str | None = None,
@@ -372,7 +331,7 @@ def directory(
     exclude_pat: str | None = None,
     mode: Any = None,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Ensure the folder ``name`` exists with ``user``, ``group`` and ``dir_mode`` (or ``mode``).
 
     ``makedirs`` makes missing parents. ``recurse`` (a list of ``user``,
@@ -425,7 +384,7 @@ def directory(
         for entry, entry_changes in inner.items():
             fileops.apply_attrs(entry, entry_changes)
 
-    return _outcome(
+    return apply_changes(
         name,
         changes,
         apply,
@@ -437,15 +396,15 @@ def directory(
 # --- presence, links, times ------------------------------------------------------
 
 
-@_state
-def absent(name: str, **kwargs: Any) -> State:
+@catch_errors
+def absent(name: str, **kwargs: Any) -> StateResult:
     """Ensure nothing is at ``name``: a file, a link, or a whole directory is removed."""
     path = _abs(name)
     if path == "/":
         raise ExecutionError("Refusing to remove /")
     kind = "Directory" if os.path.isdir(path) and not os.path.islink(path) else "File"
     changes = {"removed": name} if os.path.lexists(path) else {}
-    return _outcome(
+    return apply_changes(
         name,
         changes,
         lambda: fileops.remove_path(path),
@@ -454,25 +413,25 @@ def absent(name: str, **kwargs: Any) -> State:
     )
 
 
-@_state
-def exists(name: str, **kwargs: Any) -> State:
+@catch_errors
+def exists(name: str, **kwargs: Any) -> StateResult:
     """Verify that ``name`` exists (a file, a folder or a link); it changes nothing."""
     path = _abs(name)
     if not os.path.lexists(path):
         raise ExecutionError(f"Specified path {name} does not exist")
-    return {"name": name, "result": True, "changes": {}, "comment": f"Path {name} exists"}
+    return StateResult(name, comment=f"Path {name} exists")
 
 
-@_state
-def missing(name: str, **kwargs: Any) -> State:
+@catch_errors
+def missing(name: str, **kwargs: Any) -> StateResult:
     """Verify that nothing is at ``name``; it changes nothing."""
     path = _abs(name)
     if os.path.lexists(path):
         raise ExecutionError(f"Specified path {name} exists")
-    return {"name": name, "result": True, "changes": {}, "comment": f"Path {name} is missing"}
+    return StateResult(name, comment=f"Path {name} is missing")
 
 
-@_state
+@catch_errors
 def symlink(
     name: str,
     target: str,
@@ -481,7 +440,7 @@ def symlink(
     user: str | None = None,
     group: str | None = None,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Ensure ``name`` is a symbolic link to ``target`` (owned by ``user``/``group``).
 
     A file or folder in the way fails the state unless ``force: True``
@@ -514,7 +473,7 @@ def symlink(
             os.symlink(target, path)
         fileops.apply_attrs(path, owner, follow=False)
 
-    return _outcome(
+    return apply_changes(
         name,
         changes,
         apply,
@@ -523,14 +482,14 @@ def symlink(
     )
 
 
-@_state
+@catch_errors
 def touch(
     name: str,
     atime: int | None = None,
     mtime: int | None = None,
     makedirs: bool = False,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Make ``name`` if missing and set its access and modification times, as ``touch``.
 
     Like Salt, every run of an existing file changes its times and reports
@@ -544,7 +503,7 @@ def touch(
         _make_parent(parent, None, None, None)
         fileops.touch_path("touch", path, atime, mtime)
 
-    return _outcome(
+    return apply_changes(
         name,
         changes,
         apply,
@@ -556,14 +515,14 @@ def touch(
 # --- edits -----------------------------------------------------------------------
 
 
-@_state
+@catch_errors
 def append(
     name: str,
     text: Any = None,
     makedirs: bool = False,
     ignore_whitespace: bool = True,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Append each chunk of ``text`` (text, or a list) that the file does not already hold.
 
     With ``ignore_whitespace`` (the default) runs of spaces and line breaks
@@ -582,12 +541,12 @@ def append(
         _make_parent(parent, None, None, None)
         fileops.atomic_write(path, new.encode())
 
-    return _outcome(
+    return apply_changes(
         name, changes, apply, f"File {name} is in the correct state", f"Appended to {name}"
     )
 
 
-@_state
+@catch_errors
 def replace(
     name: str,
     pattern: str,
@@ -603,7 +562,7 @@ def replace(
     ignore_if_missing: bool = False,
     backslash_literal: bool = False,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Replace the matches of ``pattern`` with ``repl`` in the file ``name``.
 
     The arguments are those of the ``file.replace`` function: ``count``,
@@ -614,7 +573,7 @@ def replace(
     path = _abs(name)
     if not os.path.isfile(path):
         if ignore_if_missing and not os.path.lexists(path):
-            return {"name": name, "result": True, "changes": {}, "comment": f"{name} is missing"}
+            return StateResult(name, comment=f"{name} is missing")
         raise ExecutionError(f"{name}: no such file")
     old = fileops.read_text("replace", path)
     new, _found = fileops.replace_text(
@@ -635,7 +594,7 @@ def replace(
             shutil.copy2(path, path + str(backup))
         fileops.atomic_write(path, new.encode())
 
-    return _outcome(
+    return apply_changes(
         name,
         changes if new != old else {},
         apply,
@@ -644,7 +603,7 @@ def replace(
     )
 
 
-@_state
+@catch_errors
 def line(
     name: str,
     content: str | None = None,
@@ -662,7 +621,7 @@ def line(
     group: str | None = None,
     file_mode: Any = None,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Edit one line of the file ``name``, as the ``file.line`` function does.
 
     ``mode`` is ``ensure``, ``replace``, ``delete`` or ``insert`` (see
@@ -689,7 +648,7 @@ def line(
         fileops.atomic_write(path, new.encode())
         fileops.apply_attrs(path, {k: v for k, v in changes.items() if k in _ATTRS})
 
-    return _outcome(
+    return apply_changes(
         name, changes, apply, "No changes needed to be made", f"Changes were made to {name}"
     )
 
@@ -697,7 +656,7 @@ def line(
 # --- file.recurse ------------------------------------------------------------------
 
 
-@_state
+@catch_errors
 def recurse(
     name: str,
     source: str,
@@ -714,7 +673,7 @@ def recurse(
     show_changes: bool = True,
     saltenv: str = DEFAULT_ENV,
     **kwargs: Any,
-) -> State:
+) -> StateResult:
     """Copy the folder ``source`` of the file server (``ff://web/conf``) to the folder ``name``.
 
     Every file under it is written below ``name`` at the same relative
@@ -789,7 +748,7 @@ def recurse(
         for gone in removed:
             fileops.remove_path(gone)
 
-    return _outcome(
+    return apply_changes(
         name,
         changes,
         apply,

@@ -12,10 +12,7 @@ import pwd
 from typing import Any
 
 from fluxforge.plugins.context import current
-
-
-def _ret(name: str) -> dict[str, Any]:
-    return {"name": name, "result": True, "changes": {}, "comment": ""}
+from fluxforge.plugins.stateresult import StateResult, apply_changes, catch_errors, require, settle
 
 
 def _as_list(value: Any) -> list[str] | None:
@@ -50,6 +47,7 @@ def _target_members(
     return sorted((set(have) | set(add or [])) - set(delete or []))
 
 
+@catch_errors
 def present(
     name: str,
     gid: int | None = None,
@@ -57,7 +55,7 @@ def present(
     addusers: Any = None,
     delusers: Any = None,
     members: Any = None,
-) -> dict[str, Any]:
+) -> StateResult:
     """Ensure that the group ``name`` exists, with ``gid`` when given.
 
     ``members``: exactly these users are listed in it. ``addusers`` /
@@ -65,64 +63,62 @@ def present(
     alone; they cannot be combined with ``members``. ``system``: create it
     as a system group.
     """
-    ctx = current()
-    funcs = ctx.funcs
-    ret = _ret(name)
+    funcs = current().funcs
     exact, add, delete = _as_list(members), _as_list(addusers), _as_list(delusers)
     if exact is not None and (add is not None or delete is not None):
-        ret.update(result=False, comment="members cannot be combined with addusers or delusers")
-        return ret
+        return StateResult(name, False, {}, "members cannot be combined with addusers or delusers")
     if set(add or []) & set(delete or []):
-        ret.update(result=False, comment="a user cannot be in both addusers and delusers")
-        return ret
+        return StateResult(name, False, {}, "a user cannot be in both addusers and delusers")
     missing = _missing_users(exact, add)
-    # In test mode a user may come from an earlier state of the run.
-    if missing and not ctx.test:
-        ret.update(result=False, comment=f"These users do not exist: {', '.join(missing)}")
-        return ret
+    # A user may come from an earlier state of the run: a test run plans on.
+    require(not missing, f"These users do not exist: {', '.join(missing)}")
     info = funcs["group.info"](name)
     target = _target_members(info.get("members", []), exact, add, delete)
     if not info:
-        changes: dict[str, Any] = {"name": name}
+        new: dict[str, Any] = {"name": name}
         if gid is not None:
-            changes["gid"] = int(gid)
+            new["gid"] = int(gid)
         if target:
-            changes["members"] = target
-        if ctx.test:
-            ret.update(result=None, changes=changes, comment=f"Group {name} set to be added")
-            return ret
-        funcs["group.add"](name, gid=gid, system=system)
-        if target:
-            funcs["group.members"](name, target)
-        return _verify(ret, name, gid, target, changes, f"New group {name} created")
-    changes = {}
+            new["members"] = target
+
+        def create() -> StateResult:
+            funcs["group.add"](name, gid=gid, system=system)
+            if target:
+                funcs["group.members"](name, target)
+            return _verify(name, gid, target, new, f"New group {name} created")
+
+        return settle(StateResult(name, None, new, f"Group {name} set to be added"), create)
+    changes: dict[str, Any] = {}
     if gid is not None and info["gid"] != int(gid):
         changes["gid"] = int(gid)
     if target is not None and target != sorted(info["members"]):
         changes["members"] = target
-    if not changes:
-        ret["comment"] = f"Group {name} is present and up to date"
-        return ret
-    if ctx.test:
-        ret.update(result=None, changes=changes, comment=f"Group {name} set to be changed")
-        return ret
-    if "gid" in changes:
-        funcs["group.chgid"](name, changes["gid"])
-    if "members" in changes:
-        funcs["group.members"](name, changes["members"])
-    return _verify(ret, name, gid, target, changes, f"Updated group {name}")
+
+    def update() -> StateResult:
+        if "gid" in changes:
+            funcs["group.chgid"](name, changes["gid"])
+        if "members" in changes:
+            funcs["group.members"](name, changes["members"])
+        return _verify(name, gid, target, changes, f"Updated group {name}")
+
+    return apply_changes(
+        name,
+        changes,
+        update,
+        ok=f"Group {name} is present and up to date",
+        predicted=f"Group {name} set to be changed",
+    )
 
 
 def _verify(
-    ret: dict[str, Any],
     name: str,
     gid: int | None,
     target: list[str] | None,
     changes: dict[str, Any],
     comment: str,
-) -> dict[str, Any]:
+) -> StateResult:
+    """Read the group again: report ``changes``, or what still differs as a failure."""
     info = current().funcs["group.info"](name)
-    ret["changes"] = changes
     wrong = []
     if not info:
         wrong.append("the group does not exist")
@@ -132,25 +128,26 @@ def _verify(
         if target is not None and sorted(info["members"]) != target:
             wrong.append(f"members are {sorted(info['members'])}")
     if wrong:
-        ret.update(result=False, comment=f"{comment}, but {'; '.join(wrong)}")
-    else:
-        ret["comment"] = comment
-    return ret
+        return StateResult(name, False, changes, f"{comment}, but {'; '.join(wrong)}")
+    return StateResult(name, True, changes, comment)
 
 
-def absent(name: str) -> dict[str, Any]:
+@catch_errors
+def absent(name: str) -> StateResult:
     """Ensure that the group ``name`` does not exist."""
-    ctx = current()
-    ret = _ret(name)
-    if not ctx.funcs["group.info"](name):
-        ret["comment"] = f"Group {name} is not present"
-        return ret
-    if ctx.test:
-        ret.update(result=None, changes={name: ""}, comment=f"Group {name} set for removal")
-        return ret
-    ctx.funcs["group.delete"](name)
-    if ctx.funcs["group.info"](name):
-        ret.update(result=False, comment=f"Failed to remove group {name}")
-        return ret
-    ret.update(changes={name: ""}, comment=f"Removed group {name}")
-    return ret
+    funcs = current().funcs
+
+    def remove() -> StateResult | None:
+        funcs["group.delete"](name)
+        if funcs["group.info"](name):
+            return StateResult(name, False, {}, f"Failed to remove group {name}")
+        return None
+
+    return apply_changes(
+        name,
+        {name: ""} if funcs["group.info"](name) else {},
+        remove,
+        ok=f"Group {name} is not present",
+        done=f"Removed group {name}",
+        predicted=f"Group {name} set for removal",
+    )

@@ -16,13 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluxforge.errors import FluxForgeError
 from fluxforge.host import pkgops
 from fluxforge.plugins.context import current
-
-
-def _ret(name: str) -> dict[str, Any]:
-    return {"name": name, "result": True, "changes": {}, "comment": ""}
+from fluxforge.plugins.stateresult import StateResult, catch_errors, settle
 
 
 def _targets(
@@ -122,6 +118,7 @@ def _plan(funcs: Any, targets: dict[str, tuple[str | None, str | None]]) -> _Pla
     return plan
 
 
+@catch_errors
 def installed(
     name: str,
     version: str | None = None,
@@ -129,7 +126,7 @@ def installed(
     sources: list[Any] | None = None,
     refresh: bool = False,
     fromrepo: str | None = None,
-) -> dict[str, Any]:
+) -> StateResult:
     """Ensure that packages are installed, in a version that meets ``version`` when given.
 
     ``version``: an exact version (``1.2-1``, ``=1.2-1`` or ``==1.2-1``, the
@@ -146,60 +143,60 @@ def installed(
     working out the versions, when something is to be installed (not in
     test mode). ``fromrepo``: the release or repository to take them from.
     """
-    ctx = current()
-    funcs = ctx.funcs
-    ret = _ret(name)
+    funcs = current().funcs
     targets = _targets(name, pkgs, version, sources)
     plan = _plan(funcs, targets)
     if not plan:
-        ret["comment"] = f"All specified packages are already installed: {_listing(list(targets))}"
-        return ret
+        return StateResult(
+            name, comment=f"All specified packages are already installed: {_listing(list(targets))}"
+        )
     if plan.errors:
-        ret.update(result=False, comment="; ".join(plan.errors))
-        return ret
-    if refresh and not ctx.test:
-        try:
-            funcs["pkg.refresh_db"]()
-        except FluxForgeError as exc:
-            ret.update(result=False, comment=str(exc))
-            return ret
+        return StateResult(name, False, {}, "; ".join(plan.errors))
+    if plan.missing and not refresh:
+        note = " (refresh=True would refresh the package lists first)"
+        return StateResult(name, False, {}, "; ".join(plan.missing.values()) + note)
+    # With refresh, what is missing may be found once the lists are
+    # refreshed, which only the real run does.
+    note = " (after refreshing the package lists)" if refresh else ""
+    prediction = StateResult(
+        name,
+        None,
+        plan.predicted,
+        f"The following packages would be installed/updated{note}: {_listing(list(plan.todo))}",
+    )
+    return settle(prediction, lambda: _install(name, funcs, targets, plan, refresh, fromrepo))
+
+
+def _install(
+    name: str,
+    funcs: Any,
+    targets: dict[str, tuple[str | None, str | None]],
+    plan: _Plan,
+    refresh: bool,
+    fromrepo: str | None,
+) -> StateResult:
+    """Refresh the lists and plan again when asked, then install what the plan says."""
+    if refresh:
+        funcs["pkg.refresh_db"]()
         plan = _plan(funcs, targets)
         if not plan:
-            ret["comment"] = f"All specified packages are installed: {_listing(list(targets))}"
-            return ret
-    if plan.missing and (not refresh or not ctx.test):
-        note = (
-            " (after refreshing the package lists)"
-            if refresh
-            else " (refresh=True would refresh the package lists first)"
-        )
-        ret.update(result=False, comment="; ".join(plan.missing.values()) + note)
-        return ret
-    if ctx.test:
-        note = " (after refreshing the package lists)" if refresh else ""
-        ret.update(
-            result=None,
-            changes=plan.predicted,
-            comment="The following packages would be installed/updated"
-            f"{note}: {_listing(list(plan.todo))}",
-        )
-        return ret
-    return _apply(ret, funcs, plan, fromrepo)
+            return StateResult(
+                name, comment=f"All specified packages are installed: {_listing(list(targets))}"
+            )
+        if plan.missing:
+            note = " (after refreshing the package lists)"
+            return StateResult(name, False, {}, "; ".join(plan.missing.values()) + note)
+    return _apply(name, funcs, plan, fromrepo)
 
 
-def _apply(ret: dict[str, Any], funcs: Any, plan: _Plan, fromrepo: str | None) -> dict[str, Any]:
+def _apply(name: str, funcs: Any, plan: _Plan, fromrepo: str | None) -> StateResult:
     """Install what ``plan`` says, then check that each package has its planned version."""
     todo = plan.todo
     sources_arg = [{pkg: src} for pkg, (_, src) in todo.items() if src is not None]
     pkgs_arg = [{pkg: ver} if ver else pkg for pkg, (ver, src) in todo.items() if src is None]
-    try:
-        changes = funcs["pkg.install"](
-            pkgs=pkgs_arg or None, sources=sources_arg or None, refresh=False, fromrepo=fromrepo
-        )
-    except FluxForgeError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
-    ret["changes"] = changes
+    changes = funcs["pkg.install"](
+        pkgs=pkgs_arg or None, sources=sources_arg or None, refresh=False, fromrepo=fromrepo
+    )
     have = funcs["pkg.list_pkgs"]()
     failed = []
     for pkg in todo:
@@ -207,75 +204,70 @@ def _apply(ret: dict[str, Any], funcs: Any, plan: _Plan, fromrepo: str | None) -
         if pkg not in have or (new and new not in str(have[pkg]).split(",")):
             failed.append(pkg)
     if failed:
-        ret.update(result=False, comment=f"These packages failed to install: {_listing(failed)}")
-    else:
-        ret["comment"] = f"The following packages were installed/updated: {_listing(list(todo))}"
-    return ret
+        comment = f"These packages failed to install: {_listing(failed)}"
+        return StateResult(name, False, changes, comment)
+    comment = f"The following packages were installed/updated: {_listing(list(todo))}"
+    return StateResult(name, True, changes, comment)
 
 
+@catch_errors
 def latest(
     name: str,
     pkgs: list[Any] | None = None,
     refresh: bool = False,
     fromrepo: str | None = None,
-) -> dict[str, Any]:
+) -> StateResult:
     """Ensure that packages are installed at the newest version the package manager offers.
 
     ``pkgs``: several package names; it overrides ``name``. ``refresh``:
     refresh the package lists first, in a real run only (without it the
     lists already on the host decide what "newest" is).
     """
-    ctx = current()
-    funcs = ctx.funcs
-    ret = _ret(name)
     names = list(_targets(name, pkgs, None))
-    if refresh and not ctx.test:
-        try:
-            funcs["pkg.refresh_db"]()
-        except FluxForgeError as exc:
-            ret.update(result=False, comment=str(exc))
-            return ret
+    if not refresh:
+        return _newest(name, names, fromrepo)
+
+    def refreshed() -> StateResult:
+        current().funcs["pkg.refresh_db"]()
+        return _newest(name, names, fromrepo)
+
+    # A test run never refreshes: it plans from the lists on the host.
+    return settle(lambda: _newest(name, names, fromrepo), refreshed)
+
+
+def _newest(name: str, names: list[str], fromrepo: str | None) -> StateResult:
+    """Plan, then install, the newest versions of ``names`` that the lists offer."""
+    funcs = current().funcs
     have = funcs["pkg.list_pkgs"]()
     newest = funcs["pkg.latest_version"](*names, refresh=False)
     if len(names) == 1:
         newest = {names[0]: newest}
     unknown = [pkg for pkg in names if pkg not in have and not newest.get(pkg)]
     if unknown:
-        ret.update(result=False, comment=f"No information found for: {_listing(unknown)}")
-        return ret
+        return StateResult(name, False, {}, f"No information found for: {_listing(unknown)}")
     todo = {pkg: newest[pkg] for pkg in names if newest.get(pkg)}
     if not todo:
-        ret["comment"] = f"All packages are up to date: {_listing(names)}"
-        return ret
+        return StateResult(name, comment=f"All packages are up to date: {_listing(names)}")
     predicted = {pkg: {"old": have.get(pkg, ""), "new": ver} for pkg, ver in todo.items()}
-    if ctx.test:
-        ret.update(
-            result=None,
-            changes=predicted,
-            comment=f"The following packages would be installed/upgraded: {_listing(list(todo))}",
-        )
-        return ret
-    try:
+
+    def upgrade() -> StateResult:
         changes = funcs["pkg.install"](
             pkgs=[{pkg: ver} for pkg, ver in todo.items()], fromrepo=fromrepo
         )
-    except FluxForgeError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
-    ret["changes"] = changes
-    have = funcs["pkg.list_pkgs"]()
-    failed = [pkg for pkg, ver in todo.items() if have.get(pkg) != ver]
-    if failed:
-        ret.update(result=False, comment=f"These packages failed to upgrade: {_listing(failed)}")
-    else:
-        ret["comment"] = f"The following packages were installed/upgraded: {_listing(list(todo))}"
-    return ret
+        have = funcs["pkg.list_pkgs"]()
+        failed = [pkg for pkg, ver in todo.items() if have.get(pkg) != ver]
+        if failed:
+            comment = f"These packages failed to upgrade: {_listing(failed)}"
+            return StateResult(name, False, changes, comment)
+        comment = f"The following packages were installed/upgraded: {_listing(list(todo))}"
+        return StateResult(name, True, changes, comment)
+
+    comment = f"The following packages would be installed/upgraded: {_listing(list(todo))}"
+    return settle(StateResult(name, None, predicted, comment), upgrade)
 
 
-def _uninstalled(name: str, pkgs: Any, version: Any, action: str, verb: str) -> dict[str, Any]:
-    ctx = current()
-    funcs = ctx.funcs
-    ret = _ret(name)
+def _uninstalled(name: str, pkgs: Any, version: Any, action: str, verb: str) -> StateResult:
+    funcs = current().funcs
     targets = _targets(name, pkgs, version)
     have = funcs["pkg.list_pkgs"]()
     leftover = funcs["pkg.list_pkgs"](removed=True) if action == "purge" else {}
@@ -285,8 +277,7 @@ def _uninstalled(name: str, pkgs: Any, version: Any, action: str, verb: str) -> 
             pkg: pkgops.parse_constraint(ver) if ver else [] for pkg, (ver, _) in targets.items()
         }
     except ValueError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
+        return StateResult(name, False, {}, str(exc))
     cmp = funcs["pkg.version_cmp"]
     for pkg, conditions in wanted.items():
         if pkg in have and pkgops.satisfies(have[pkg], conditions, cmp):
@@ -294,31 +285,27 @@ def _uninstalled(name: str, pkgs: Any, version: Any, action: str, verb: str) -> 
         elif pkg in leftover and pkg not in have:
             predicted[pkg] = {"old": leftover[pkg], "new": ""}
     if not predicted:
-        ret["comment"] = f"None of the specified packages are installed: {_listing(list(targets))}"
-        return ret
-    if ctx.test:
-        ret.update(
-            result=None,
-            changes=predicted,
-            comment=f"The following packages would be {verb}: {_listing(list(predicted))}",
-        )
-        return ret
-    try:
-        ret["changes"] = funcs[f"pkg.{action}"](pkgs=list(predicted))
-    except FluxForgeError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
-    have = funcs["pkg.list_pkgs"]()
-    leftover = funcs["pkg.list_pkgs"](removed=True) if action == "purge" else {}
-    failed = [pkg for pkg in predicted if pkg in have or pkg in leftover]
-    if failed:
-        ret.update(result=False, comment=f"These packages were not {verb}: {_listing(failed)}")
-    else:
-        ret["comment"] = f"The following packages were {verb}: {_listing(list(predicted))}"
-    return ret
+        comment = f"None of the specified packages are installed: {_listing(list(targets))}"
+        return StateResult(name, comment=comment)
+
+    def uninstall() -> StateResult:
+        changes = funcs[f"pkg.{action}"](pkgs=list(predicted))
+        have = funcs["pkg.list_pkgs"]()
+        leftover = funcs["pkg.list_pkgs"](removed=True) if action == "purge" else {}
+        failed = [pkg for pkg in predicted if pkg in have or pkg in leftover]
+        if failed:
+            return StateResult(
+                name, False, changes, f"These packages were not {verb}: {_listing(failed)}"
+            )
+        comment = f"The following packages were {verb}: {_listing(list(predicted))}"
+        return StateResult(name, True, changes, comment)
+
+    comment = f"The following packages would be {verb}: {_listing(list(predicted))}"
+    return settle(StateResult(name, None, predicted, comment), uninstall)
 
 
-def removed(name: str, version: str | None = None, pkgs: list[Any] | None = None) -> dict[str, Any]:
+@catch_errors
+def removed(name: str, version: str | None = None, pkgs: list[Any] | None = None) -> StateResult:
     """Ensure that packages are not installed (their configuration files may stay).
 
     ``version``: remove only when the installed version is that one, or meets
@@ -328,7 +315,8 @@ def removed(name: str, version: str | None = None, pkgs: list[Any] | None = None
     return _uninstalled(name, pkgs, version, "remove", "removed")
 
 
-def purged(name: str, version: str | None = None, pkgs: list[Any] | None = None) -> dict[str, Any]:
+@catch_errors
+def purged(name: str, version: str | None = None, pkgs: list[Any] | None = None) -> StateResult:
     """Ensure that packages and their configuration files are gone.
 
     A package removed earlier whose configuration files remain is purged too.

@@ -17,21 +17,17 @@ from __future__ import annotations
 from typing import Any
 
 from fluxforge.plugins.context import current
-
-
-def _ret(name: str) -> dict[str, Any]:
-    return {"name": name, "result": True, "changes": {}, "comment": ""}
+from fluxforge.plugins.stateresult import StateResult, apply_changes, catch_errors, settle
 
 
 def _call(fun: str, *args: Any) -> Any:
     return current().funcs[f"service.{fun}"](*args)
 
 
-def _unavailable(ret: dict[str, Any], name: str) -> dict[str, Any] | None:
+def _unavailable(name: str) -> StateResult | None:
     if _call("available", name):
         return None
-    ret.update(result=False, comment=f"The named service {name} is not available")
-    return ret
+    return StateResult(name, False, {}, f"The named service {name} is not available")
 
 
 def _boot_change(name: str, enable: bool | None) -> bool | None:
@@ -41,57 +37,41 @@ def _boot_change(name: str, enable: bool | None) -> bool | None:
     return None if bool(_call("enabled", name)) is bool(enable) else bool(enable)
 
 
-def _apply_boot(ret: dict[str, Any], name: str, boot: bool | None) -> bool:
-    """Apply a boot change; record it, or the failure, in ``ret``. False when it failed."""
-    if boot is None:
-        return True
-    if not _call("enable" if boot else "disable", name):
-        ret["result"] = False
-        ret["comment"] += f" Failed to {'enable' if boot else 'disable'} service {name}."
-        return False
-    ret["changes"]["enabled"] = boot
-    ret["comment"] += f" Service {name} {'enabled' if boot else 'disabled'} at boot."
-    return True
-
-
-def _finish(ret: dict[str, Any]) -> dict[str, Any]:
-    ret["comment"] = ret["comment"].strip()
+def _with_boot(ret: StateResult, boot: bool | None) -> StateResult:
+    """Apply a boot change after the start or stop that ``ret`` reports; add it, or its failure."""
+    if boot is not None:
+        word = "enable" if boot else "disable"
+        if _call(word, ret.name):
+            ret.changes["enabled"] = boot
+            ret.comment += f" Service {ret.name} {word}d at boot."
+        else:
+            ret.result = False
+            ret.comment += f" Failed to {word} service {ret.name}."
+    ret.comment = ret.comment.strip()
     return ret
 
 
-def _predict(
-    ret: dict[str, Any], name: str, acting: bool, comment: str, boot: bool | None
-) -> dict[str, Any]:
-    """The test-mode return of :func:`running` and :func:`dead`: what they would change."""
-    ret["result"] = None
-    if acting:
-        ret["changes"][name] = True
-        ret["comment"] = comment
+def _predict(name: str, acting: bool, comment: str, boot: bool | None) -> StateResult:
+    """The plan of :func:`running` and :func:`dead`: what they would change."""
+    changes: dict[str, Any] = {name: True} if acting else {}
+    text = comment if acting else ""
     if boot is not None:
-        ret["changes"]["enabled"] = boot
-        ret["comment"] += f" Service {name} is set to be {'en' if boot else 'dis'}abled."
-    return _finish(ret)
+        changes["enabled"] = boot
+        text += f" Service {name} is set to be {'en' if boot else 'dis'}abled."
+    return StateResult(name, None, changes, text.strip())
 
 
 def _conclude(
-    ret: dict[str, Any],
-    name: str,
-    boot: bool | None,
-    ok: bool | None,
-    done: str,
-    failed: str,
-    already: str,
-) -> dict[str, Any]:
-    """Record a start or stop (``ok``; None when there was none to do), then the boot change."""
+    name: str, boot: bool | None, ok: bool | None, done: str, failed: str, already: str
+) -> StateResult:
+    """Report a start or stop (``ok``; None when there was none to do), then the boot change."""
     if ok is None:
-        ret["comment"] = already
+        ret = StateResult(name, True, {}, already)
     elif ok:
-        ret["changes"][name] = True
-        ret["comment"] = done
+        ret = StateResult(name, True, {name: True}, done)
     else:
-        ret.update(result=False, comment=failed)
-    _apply_boot(ret, name, boot)
-    return _finish(ret)
+        ret = StateResult(name, False, {}, failed)
+    return _with_boot(ret, boot)
 
 
 def _wait(init_delay: float | None) -> None:
@@ -99,9 +79,10 @@ def _wait(init_delay: float | None) -> None:
         raise RuntimeError("cancelled while waiting init_delay")
 
 
+@catch_errors
 def running(
     name: str, enable: bool | None = None, sig: str | None = None, init_delay: float | None = None
-) -> dict[str, Any]:
+) -> StateResult:
     """Ensure that the service ``name`` runs.
 
     ``enable``: True also makes it start at boot, False makes it not; by
@@ -110,34 +91,34 @@ def running(
     cannot. ``init_delay``: seconds to wait after starting it before
     checking that it runs.
     """
-    ctx = current()
-    ret = _ret(name)
-    if _unavailable(ret, name):
-        return ret
+    unavailable = _unavailable(name)
+    if unavailable is not None:
+        return unavailable
     start = not _call("status", name, sig)
     boot = _boot_change(name, enable)
     if not start and boot is None:
-        ret["comment"] = f"The service {name} is already running"
-        return ret
-    if ctx.test:
-        return _predict(ret, name, start, f"Service {name} is set to start.", boot)
-    ok = None
-    if start:
-        started = _call("start", name)
-        _wait(init_delay)
-        ok = bool(started and _call("status", name, sig))
-    return _conclude(
-        ret,
-        name,
-        boot,
-        ok,
-        f"Started service {name}.",
-        f"Service {name} failed to start.",
-        f"The service {name} is already running.",
-    )
+        return StateResult(name, comment=f"The service {name} is already running")
+
+    def act() -> StateResult:
+        ok = None
+        if start:
+            started = _call("start", name)
+            _wait(init_delay)
+            ok = bool(started and _call("status", name, sig))
+        return _conclude(
+            name,
+            boot,
+            ok,
+            f"Started service {name}.",
+            f"Service {name} failed to start.",
+            f"The service {name} is already running.",
+        )
+
+    return settle(_predict(name, start, f"Service {name} is set to start.", boot), act)
 
 
-def dead(name: str, enable: bool | None = None, sig: str | None = None) -> dict[str, Any]:
+@catch_errors
+def dead(name: str, enable: bool | None = None, sig: str | None = None) -> StateResult:
     """Ensure that the service ``name`` is stopped.
 
     ``enable``: False also makes it not start at boot, True makes it start
@@ -145,61 +126,63 @@ def dead(name: str, enable: bool | None = None, sig: str | None = None) -> dict[
     does not exist is as dead as it gets: nothing to do. ``sig`` as for
     :func:`running`.
     """
-    ctx = current()
-    ret = _ret(name)
     if not _call("available", name):
-        ret["comment"] = f"The named service {name} is not available"
-        return ret
+        return StateResult(name, comment=f"The named service {name} is not available")
     stop = bool(_call("status", name, sig))
     boot = _boot_change(name, enable)
     if not stop and boot is None:
-        ret["comment"] = f"The service {name} is already dead"
-        return ret
-    if ctx.test:
-        return _predict(ret, name, stop, f"Service {name} is set to be killed.", boot)
-    ok = None
-    if stop:
-        ok = bool(_call("stop", name) and not _call("status", name, sig))
-    return _conclude(
-        ret,
+        return StateResult(name, comment=f"The service {name} is already dead")
+
+    def act() -> StateResult:
+        ok = None
+        if stop:
+            ok = bool(_call("stop", name) and not _call("status", name, sig))
+        return _conclude(
+            name,
+            boot,
+            ok,
+            f"Service {name} was killed.",
+            f"Service {name} failed to die.",
+            f"The service {name} is already dead.",
+        )
+
+    return settle(_predict(name, stop, f"Service {name} is set to be killed.", boot), act)
+
+
+def _boot_state(name: str, on: bool) -> StateResult:
+    word = "enabled" if on else "disabled"
+    unavailable = _unavailable(name)
+    if unavailable is not None:
+        return unavailable
+
+    def act() -> StateResult | None:
+        if not _call("enable" if on else "disable", name):
+            return StateResult(name, False, {}, f"Failed to make service {name} {word}")
+        return None
+
+    return apply_changes(
         name,
-        boot,
-        ok,
-        f"Service {name} was killed.",
-        f"Service {name} failed to die.",
-        f"The service {name} is already dead.",
+        {} if bool(_call("enabled", name)) is on else {name: True},
+        act,
+        ok=f"Service {name} is already {word}",
+        done=f"Service {name} has been {word}",
+        predicted=f"Service {name} set to be {word}",
     )
 
 
-def _boot_state(name: str, on: bool) -> dict[str, Any]:
-    ctx = current()
-    ret = _ret(name)
-    word = "enabled" if on else "disabled"
-    if _unavailable(ret, name):
-        return ret
-    if bool(_call("enabled", name)) is on:
-        ret["comment"] = f"Service {name} is already {word}"
-        return ret
-    if ctx.test:
-        ret.update(result=None, changes={name: True}, comment=f"Service {name} set to be {word}")
-        return ret
-    if not _call("enable" if on else "disable", name):
-        ret.update(result=False, comment=f"Failed to make service {name} {word}")
-        return ret
-    ret.update(changes={name: True}, comment=f"Service {name} has been {word}")
-    return ret
-
-
-def enabled(name: str) -> dict[str, Any]:
+@catch_errors
+def enabled(name: str) -> StateResult:
     """Ensure that the service ``name`` starts at boot; whether it runs now is left alone."""
     return _boot_state(name, True)
 
 
-def disabled(name: str) -> dict[str, Any]:
+@catch_errors
+def disabled(name: str) -> StateResult:
     """Ensure that the service ``name`` does not start at boot; whether it runs is left alone."""
     return _boot_state(name, False)
 
 
+@catch_errors
 def mod_watch(
     name: str,
     sfun: str | None = None,
@@ -209,7 +192,7 @@ def mod_watch(
     init_delay: float | None = None,
     enable: bool | None = None,
     **kwargs: Any,
-) -> dict[str, Any]:
+) -> StateResult:
     """React to a change in a watched state: restart, reload, start or stop ``name``.
 
     ``sfun`` is the state function of the SLS. Under ``running``: restart
@@ -223,30 +206,29 @@ def mod_watch(
     if sfun not in ("running", None):
         other = {"enabled": enabled, "disabled": disabled}.get(sfun)
         if other is None:
-            ret = _ret(name)
-            ret.update(result=False, comment=f"Unable to trigger watch for service.{sfun}")
-            return ret
+            return StateResult(name, False, {}, f"Unable to trigger watch for service.{sfun}")
         return other(name)
-    ret = _ret(name)
-    if _unavailable(ret, name):
-        return ret
+    unavailable = _unavailable(name)
+    if unavailable is not None:
+        return unavailable
     if not _call("status", name, sig):
         return running(name, enable=enable, sig=sig, init_delay=init_delay)
     verb, action = ("reloaded", "reload") if reload else ("restarted", "restart")
     boot = _boot_change(name, enable)
-    if current().test:
-        ret.update(result=None, changes={name: True}, comment=f"Service is set to be {verb}")
-        if boot is not None:
-            ret["changes"]["enabled"] = boot
-        return ret
-    if action == "restart" and full_restart:
-        done = _call("stop", name) and _call("start", name)
-    else:
-        done = _call(action, name)
-    _wait(init_delay)
-    if not done or not _call("status", name, sig):
-        ret.update(result=False, comment=f"Service {name} failed to be {verb}.")
-    else:
-        ret.update(changes={name: True}, comment=f"Service {name} {verb}.")
-    _apply_boot(ret, name, boot)
-    return _finish(ret)
+    predicted: dict[str, Any] = {name: True}
+    if boot is not None:
+        predicted["enabled"] = boot
+
+    def act() -> StateResult:
+        if action == "restart" and full_restart:
+            done = _call("stop", name) and _call("start", name)
+        else:
+            done = _call(action, name)
+        _wait(init_delay)
+        if not done or not _call("status", name, sig):
+            ret = StateResult(name, False, {}, f"Service {name} failed to be {verb}.")
+        else:
+            ret = StateResult(name, True, {name: True}, f"Service {name} {verb}.")
+        return _with_boot(ret, boot)
+
+    return settle(StateResult(name, None, predicted, f"Service is set to be {verb}"), act)

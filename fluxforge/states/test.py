@@ -11,62 +11,74 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from fluxforge.plugins.context import current
+from fluxforge.plugins.stateresult import StateResult, catch_errors, settle
 
 _CHANGES = {"testing": {"old": "Unchanged", "new": "Something pretended to change"}}
 
 
-def _ret(name: str, result: bool | None, comment: str, changed: bool) -> dict[str, Any]:
-    changes = {"testing": dict(_CHANGES["testing"])} if changed else {}
-    return {"name": name, "result": result, "changes": changes, "comment": comment}
+def _changes(changed: bool) -> dict[str, Any]:
+    return {"testing": dict(_CHANGES["testing"])} if changed else {}
 
 
-def nop(name: str, **kwargs: Any) -> dict[str, Any]:
+@catch_errors
+def nop(name: str, **kwargs: Any) -> StateResult:
     """Do nothing and succeed without changes; extra arguments are accepted and ignored.
 
     SLS example: ``anything: {test.nop: []}``
     """
-    return _ret(name, True, "Success!", False)
+    return StateResult(name, True, {}, "Success!")
 
 
-def succeed_without_changes(name: str, **kwargs: Any) -> dict[str, Any]:
+@catch_errors
+def succeed_without_changes(name: str, **kwargs: Any) -> StateResult:
     """Succeed without changes.
 
     SLS example: ``ok: {test.succeed_without_changes: []}``
     """
-    return _ret(name, True, "Success!", False)
+    return StateResult(name, True, {}, "Success!")
 
 
-def succeed_with_changes(name: str, **kwargs: Any) -> dict[str, Any]:
+@catch_errors
+def succeed_with_changes(name: str, **kwargs: Any) -> StateResult:
     """Succeed and report a change (in test mode: ``result`` None, the change predicted).
 
     SLS example: ``changed: {test.succeed_with_changes: []}``
     """
-    if current().test:
-        return _ret(
-            name, None, "If we weren't testing, this would be successful with changes", True
-        )
-    return _ret(name, True, "Success!", True)
+    return settle(
+        StateResult(
+            name,
+            None,
+            _changes(True),
+            "If we weren't testing, this would be successful with changes",
+        ),
+        lambda: StateResult(name, True, _changes(True), "Success!"),
+    )
 
 
-def fail_without_changes(name: str, **kwargs: Any) -> dict[str, Any]:
+@catch_errors
+def fail_without_changes(name: str, **kwargs: Any) -> StateResult:
     """Fail without changes (in test mode too: the failure is predicted).
 
     SLS example: ``broken: {test.fail_without_changes: []}``
     """
-    if current().test:
-        return _ret(name, False, "If we weren't testing, this would be a failure!", False)
-    return _ret(name, False, "Failure!", False)
+    return settle(
+        StateResult(name, False, {}, "If we weren't testing, this would be a failure!"),
+        lambda: StateResult(name, False, {}, "Failure!"),
+    )
 
 
-def fail_with_changes(name: str, **kwargs: Any) -> dict[str, Any]:
+@catch_errors
+def fail_with_changes(name: str, **kwargs: Any) -> StateResult:
     """Fail and report a change (in test mode: ``result`` None, the change predicted).
 
     SLS example: ``half_done: {test.fail_with_changes: []}``
     """
-    if current().test:
-        return _ret(name, None, "If we weren't testing, this would be failed with changes", True)
-    return _ret(name, False, "Failure!", True)
+    return settle(
+        StateResult(
+            name, None, _changes(True), "If we weren't testing, this would be failed with changes"
+        ),
+        lambda: StateResult(name, False, _changes(True), "Failure!"),
+    )
 
 
 def _choice(value: Any, what: str) -> bool:
@@ -77,9 +89,10 @@ def _choice(value: Any, what: str) -> bool:
     raise ValueError(f"{what} must be True, False or 'Random', not {value!r}")
 
 
+@catch_errors
 def configurable_test_state(
     name: str, changes: bool | str = True, result: bool | str = True, comment: str = ""
-) -> dict[str, Any]:
+) -> StateResult:
     """Return the result asked for: ``changes`` and ``result`` are True, False or ``Random``.
 
     In test mode, ``result`` is None when there are changes and True when
@@ -89,37 +102,32 @@ def configurable_test_state(
     """
     changed = _choice(changes, "changes")
     outcome = _choice(result, "result")
-    if current().test:
-        return _ret(name, None if changed else True, comment or "This is a test", changed)
-    return _ret(name, outcome, comment, changed)
+    return settle(
+        StateResult(
+            name, None if changed else True, _changes(changed), comment or "This is a test"
+        ),
+        lambda: StateResult(name, outcome, _changes(changed), comment),
+    )
 
 
-def show_notification(name: str, text: str | None = None) -> dict[str, Any]:
+@catch_errors
+def show_notification(name: str, text: str | None = None) -> StateResult:
     """Succeed without changes, with ``text`` (default: the name) as the comment.
 
     SLS example: ``note: {test.show_notification: [{text: "rebooting soon"}]}``
     """
-    return _ret(name, True, name if text is None else str(text), False)
+    return StateResult(name, True, {}, name if text is None else str(text))
 
 
-def mod_watch(name: str, sfun: str = "", **kwargs: Any) -> dict[str, Any]:
+@catch_errors
+def mod_watch(name: str, sfun: str = "", **kwargs: Any) -> StateResult:
     """Run when a watched (or listened to) state changed: report that the watch fired.
 
     ``sfun`` is the state function named in the SLS. In test mode the
     watch is predicted (``result`` None).
     """
-    if current().test:
-        return {
-            "name": name,
-            "result": None,
-            "changes": {"watch": True},
-            "comment": f"Watch statement would fire (test.{sfun})"
-            if sfun
-            else "Watch statement would fire",
-        }
-    return {
-        "name": name,
-        "result": True,
-        "changes": {"watch": True},
-        "comment": f"Watch statement fired (test.{sfun})" if sfun else "Watch statement fired",
-    }
+    which = f" (test.{sfun})" if sfun else ""
+    return settle(
+        StateResult(name, None, {"watch": True}, f"Watch statement would fire{which}"),
+        lambda: StateResult(name, True, {"watch": True}, f"Watch statement fired{which}"),
+    )

@@ -22,6 +22,7 @@ from typing import Any
 
 from fluxforge.plugins.context import current
 from fluxforge.plugins.loader import Functions
+from fluxforge.plugins.stateresult import StateResult, apply_changes, catch_errors, require, settle
 
 REDACTED = "XXX-REDACTED-XXX"
 # Hashes of an account without a password; enforce_password: False still sets one there.
@@ -29,10 +30,6 @@ _NO_PASSWORD = ("!", "!!", "*", "!*")
 # A hash ``gen_password`` can make again from the clear text with the same salt.
 _SALTED = re.compile(r"\$(1|5|6)\$([./0-9A-Za-z]{1,16})\$[./0-9A-Za-z]+")
 _ALGORITHMS = {"1": "md5", "5": "sha256", "6": "sha512"}
-
-
-def _ret(name: str) -> dict[str, Any]:
-    return {"name": name, "result": True, "changes": {}, "comment": ""}
 
 
 def _gid_of(group: int | str) -> int | None:
@@ -128,6 +125,7 @@ def _password_plan(
     return hashed
 
 
+@catch_errors
 def present(
     name: str,
     uid: int | None = None,
@@ -146,7 +144,7 @@ def present(
     hash_password: bool = False,
     empty_password: bool = False,
     enforce_password: bool = True,
-) -> dict[str, Any]:
+) -> StateResult:
     """Ensure that the account ``name`` exists with the attributes given.
 
     ``uid``, ``gid`` (gid or group name of the primary group), ``home``,
@@ -164,23 +162,17 @@ def present(
     only on an account without one (a new account, or ``!``/``*``), never
     replacing one that differs.
     """
-    ctx = current()
-    funcs = ctx.funcs
-    ret = _ret(name)
+    funcs = current().funcs
     wanted, missing = _wanted_groups(groups, optional_groups)
-    # In test mode a group that does not exist yet may come from an earlier
-    # state of the run (group.present): predict, and let the real run check.
-    if missing and not ctx.test:
-        ret.update(result=False, comment=f"These groups do not exist: {', '.join(missing)}")
-        return ret
+    # A group that does not exist yet may come from an earlier state of the
+    # run (group.present): a test run plans on, and the real run checks.
+    require(not missing, f"These groups do not exist: {', '.join(missing)}")
     if missing and wanted is not None:
         wanted = {*wanted, *missing}
     want: dict[str, Any] = {}
     if gid is not None and gid != "":
         resolved = _gid_of(gid)
-        if resolved is None and not ctx.test:
-            ret.update(result=False, comment=f"The primary group {gid} does not exist")
-            return ret
+        require(resolved is not None, f"The primary group {gid} does not exist")
         want["gid"] = resolved if resolved is not None else gid
     for key, value in (("uid", uid), ("home", home), ("shell", shell), ("fullname", fullname)):
         if value is not None:
@@ -188,48 +180,48 @@ def present(
     info = funcs["user.info"](name)
     pw_args = (password, hash_password, empty_password, enforce_password)
     pw_hash = _password_plan(funcs, name, bool(info), *pw_args)
+    asked = (wanted, remove_groups, pw_hash)
     if not info:
-        changes = {"name": name, **want}
+        new = {"name": name, **want}
         if wanted:
-            changes["groups"] = sorted(g for g in wanted if _gid_of(g) != want.get("gid"))
+            new["groups"] = sorted(g for g in wanted if _gid_of(g) != want.get("gid"))
         if pw_hash is not None:
-            changes["password"] = REDACTED
-        if ctx.test:
-            ret.update(result=None, changes=changes, comment=f"User {name} set to be added")
-            return ret
-        funcs["user.add"](
-            name,
-            uid=want.get("uid"),
-            gid=want.get("gid"),
-            groups=changes.get("groups"),
-            home=home,
-            shell=shell,
-            unique=unique,
-            system=system,
-            fullname=fullname or "",
-            createhome=createhome,
-            usergroup=usergroup,
-        )
-        if pw_hash is not None:
-            funcs["user.set_password"](name, pw_hash)
-        return _verify(
-            ret, name, want, (wanted, remove_groups, pw_hash), changes, f"New user {name} created"
-        )
+            new["password"] = REDACTED
+
+        def create() -> StateResult:
+            funcs["user.add"](
+                name,
+                uid=want.get("uid"),
+                gid=want.get("gid"),
+                groups=new.get("groups"),
+                home=home,
+                shell=shell,
+                unique=unique,
+                system=system,
+                fullname=fullname or "",
+                createhome=createhome,
+                usergroup=usergroup,
+            )
+            if pw_hash is not None:
+                funcs["user.set_password"](name, pw_hash)
+            return _verify(name, want, asked, new, f"New user {name} created")
+
+        return settle(StateResult(name, None, new, f"User {name} set to be added"), create)
     changes = _plan(name, info, want, wanted, remove_groups)
     if pw_hash is not None:
         changes["password"] = REDACTED
-    if not changes:
-        ret["comment"] = f"User {name} is present and up to date"
-        return ret
-    if ctx.test:
-        listing = ", ".join(f"{k}: {v}" for k, v in changes.items())
-        ret.update(
-            result=None, changes=changes, comment=f"User {name} set to be changed: {listing}"
-        )
-        return ret
-    _apply(funcs, name, changes, pw_hash)
-    return _verify(
-        ret, name, want, (wanted, remove_groups, pw_hash), changes, f"Updated user {name}"
+
+    def update() -> StateResult:
+        _apply(funcs, name, changes, pw_hash)
+        return _verify(name, want, asked, changes, f"Updated user {name}")
+
+    listing = ", ".join(f"{k}: {v}" for k, v in changes.items())
+    return apply_changes(
+        name,
+        changes,
+        update,
+        ok=f"User {name} is present and up to date",
+        predicted=f"User {name} set to be changed: {listing}",
     )
 
 
@@ -251,13 +243,12 @@ def _apply(funcs: Functions, name: str, changes: dict[str, Any], pw_hash: str | 
 
 
 def _verify(
-    ret: dict[str, Any],
     name: str,
     want: dict[str, Any],
     asked: tuple[set[str] | None, bool, str | None],
     changes: dict[str, Any],
     comment: str,
-) -> dict[str, Any]:
+) -> StateResult:
     """Read the account again: report ``changes``, or what still differs as a failure.
 
     ``asked`` is ``(groups wanted, remove_groups, the password hash set or None)``.
@@ -268,32 +259,32 @@ def _verify(
     left = _plan(name, info, want, wanted, remove) if info else {"name": name}
     if info and pw_hash is not None and funcs["user.shadow_info"](name).get("passwd") != pw_hash:
         left["password"] = REDACTED
-    ret["changes"] = changes
     if left:
         listing = ", ".join(f"{k}: {v}" for k, v in left.items())
-        ret.update(result=False, comment=f"{comment}, but these still differ: {listing}")
-    else:
-        ret["comment"] = comment
-    return ret
+        return StateResult(name, False, changes, f"{comment}, but these still differ: {listing}")
+    return StateResult(name, True, changes, comment)
 
 
-def absent(name: str, purge: bool = False, force: bool = False) -> dict[str, Any]:
+@catch_errors
+def absent(name: str, purge: bool = False, force: bool = False) -> StateResult:
     """Ensure that the account ``name`` does not exist.
 
     ``purge``: delete its home folder and mail spool too. ``force``: even
     while the user is logged in.
     """
-    ctx = current()
-    ret = _ret(name)
-    if not ctx.funcs["user.info"](name):
-        ret["comment"] = f"User {name} is not present"
-        return ret
-    if ctx.test:
-        ret.update(result=None, changes={name: "removed"}, comment=f"User {name} set for removal")
-        return ret
-    ctx.funcs["user.delete"](name, remove=purge, force=force)
-    if ctx.funcs["user.info"](name):
-        ret.update(result=False, comment=f"Failed to remove user {name}")
-        return ret
-    ret.update(changes={name: "removed"}, comment=f"Removed user {name}")
-    return ret
+    funcs = current().funcs
+
+    def remove() -> StateResult | None:
+        funcs["user.delete"](name, remove=purge, force=force)
+        if funcs["user.info"](name):
+            return StateResult(name, False, {}, f"Failed to remove user {name}")
+        return None
+
+    return apply_changes(
+        name,
+        {name: "removed"} if funcs["user.info"](name) else {},
+        remove,
+        ok=f"User {name} is not present",
+        done=f"Removed user {name}",
+        predicted=f"User {name} set for removal",
+    )

@@ -1,7 +1,14 @@
-"""Testing helpers: a real master and real minions on loopback, and waits on real signals.
+"""Testing helpers that are part of the product.
 
-The public names of :mod:`fluxforge.testing.cluster` and
-:mod:`fluxforge.testing.waits`, importable from here.
+- :class:`Cluster`: a real ``ff-master`` and minions on loopback (port 0, the
+  master reports its ports), driven with the real commands.
+- :func:`job_context`: a ready job context for running modules and states
+  in-process.
+- :func:`wait_until` and :class:`LogWatch`: waiting on a condition or a
+  daemon's log line, never on a fixed sleep.
+- :mod:`fluxforge.testing.stores`: the conformance suite every store
+  implementation passes.
+- :mod:`fluxforge.testing.imports`: the package's import rules, checked.
 """
 
 from fluxforge.testing.cluster import (
@@ -10,6 +17,7 @@ from fluxforge.testing.cluster import (
     Result,
     command,
 )
+from fluxforge.testing.contexts import job_context
 from fluxforge.testing.waits import LogWatch, WaitTimeout, wait_until
 
 __all__ = [
@@ -19,5 +27,6 @@ __all__ = [
     "Result",
     "WaitTimeout",
     "command",
+    "job_context",
     "wait_until",
 ]

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError
 from fluxforge.files.client import local_client
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import execution_functions
+from fluxforge.plugins.context import JobContext
+from fluxforge.testing import job_context
 
 
 @pytest.fixture
@@ -26,17 +25,9 @@ def ctx(tmp_path: Path) -> Iterator[JobContext]:
     dev = tmp_path / "dev"
     dev.mkdir()
     (dev / "only-dev").write_text("dev\n")
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path / "minion")})
-    job = JobContext(
-        opts=opts,
-        grains={"os": "Debian"},
-        pillar={},
-        funcs=execution_functions(opts.cachedir),
-        files=local_client(str(tmp_path / "cache"), {"base": [str(root)], "dev": [str(dev)]}),
-    )
-    token = activate(job)
-    yield job
-    deactivate(token)
+    files = local_client(str(tmp_path / "cache"), {"base": [str(root)], "dev": [str(dev)]})
+    with job_context(tmp_path / "minion", grains={"os": "Debian"}, files=files) as job:
+        yield job
 
 
 def call(job: JobContext, fun: str, /, *args: object, **kwargs: object) -> object:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError
 from fluxforge.files.client import local_client
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import execution_functions
+from fluxforge.plugins.context import JobContext
+from fluxforge.testing import job_context
 
 
 @pytest.fixture
@@ -24,17 +23,9 @@ def ctx(tmp_path: Path) -> Iterator[JobContext]:
     root = tmp_path / "srv"
     root.mkdir()
     (root / "served.txt").write_text("a\nb\n")
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path / "minion")})
-    job = JobContext(
-        opts=opts,
-        grains={},
-        pillar={},
-        funcs=execution_functions(opts.cachedir),
-        files=local_client(str(tmp_path / "cache"), {"base": [str(root)]}),
-    )
-    token = activate(job)
-    yield job
-    deactivate(token)
+    files = local_client(str(tmp_path / "cache"), {"base": [str(root)]})
+    with job_context(tmp_path / "minion", grains={}, files=files) as job:
+        yield job
 
 
 def call(job: JobContext, fun: str, /, *args: object, **kwargs: object) -> object:

@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.files.client import local_client
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import execution_functions, state_functions
+from fluxforge.plugins.context import JobContext
+from fluxforge.testing import job_context
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
 MYGROUP = grp.getgrgid(os.getegid()).gr_name
@@ -42,19 +41,14 @@ def ctx(tmp_path: Path) -> Iterator[JobContext]:
     (srv / "web" / "map.jinja").write_text("{% set port = 8080 %}")
     (srv / "web" / "conf" / "a.conf").write_text("a\n")
     (srv / "web" / "conf" / "sub" / "b.conf").write_text("b={{ grains.host }}\n")
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path / "minion")})
-    job = JobContext(
-        opts=opts,
+    os.umask(0o022)
+    with job_context(
+        tmp_path / "minion",
         grains={"host": "web1"},
         pillar={"web": {"user": "www", "motd": "from pillar"}},
-        funcs=execution_functions(opts.cachedir),
-        states=state_functions(opts.cachedir),
         files=local_client(str(tmp_path / "cache"), {"base": [str(srv)]}),
-    )
-    os.umask(0o022)
-    token = activate(job)
-    yield job
-    deactivate(token)
+    ) as job:
+        yield job
 
 
 def snapshot(root: Path) -> dict[str, Any]:

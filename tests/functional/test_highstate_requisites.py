@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.files.client import local_client
-from fluxforge.plugins.context import JobContext, activate, deactivate
 from fluxforge.plugins.loader import BUILTIN_STATES, Functions, execution_functions
 from fluxforge.plugins.results import Result
+from fluxforge.testing import job_context
 
 TREE = Path(__file__).resolve().parent.parent / "states" / "req"
 
@@ -31,8 +30,9 @@ class Harness:
         self.log_path = tmp_path / "log"
         cache = str(tmp_path / "cache")
         self.reports: list[dict[str, Any]] = []
-        self.ctx = JobContext(
-            opts=build(MinionConfig, {"id": "m1", "root_dir": str(tmp_path), **opts}),
+        self.ctx = job_context(
+            tmp_path,
+            {"id": "m1", **opts},
             grains={"os": "Debian"},
             pillar={"log": str(self.log_path), "dir": str(tmp_path)},
             funcs=execution_functions(cache),
@@ -64,9 +64,8 @@ class Harness:
 @pytest.fixture
 def h(tmp_path: Path) -> Iterator[Harness]:
     harness = Harness(tmp_path)
-    token = activate(harness.ctx)
-    yield harness
-    deactivate(token)
+    with harness.ctx:
+        yield harness
 
 
 def run_order(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -255,11 +254,8 @@ def test_failhard_on_a_state_stops_the_run(h: Harness) -> None:
 
 def test_global_failhard(tmp_path: Path) -> None:
     harness = Harness(tmp_path, failhard=True)
-    token = activate(harness.ctx)
-    try:
+    with harness.ctx:
         res = harness.run("plain_fail")
-    finally:
-        deactivate(token)
     assert list(res) == ["one", "fails"]
 
 

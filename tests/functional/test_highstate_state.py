@@ -7,6 +7,7 @@ recording ``rec`` state module in its ``_states/``).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -16,13 +17,12 @@ from typing import Any
 
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError
 from fluxforge.files.client import local_client
-from fluxforge.plugins.context import JobContext, activate, deactivate
+from fluxforge.plugins.context import JobContext
 from fluxforge.plugins.loader import BUILTIN_STATES, Functions, execution_functions
 from fluxforge.plugins.results import Result
-from fluxforge.testing import wait_until
+from fluxforge.testing import job_context, wait_until
 
 STATES = Path(__file__).resolve().parent.parent / "states"
 
@@ -37,8 +37,9 @@ def make_ctx(
 ) -> JobContext:
     cache = str(tmp_path / "cache")
     base = {"log": str(tmp_path / "log"), "dir": str(tmp_path)}
-    return JobContext(
-        opts=build(MinionConfig, {"id": minion_id, "root_dir": str(tmp_path)}),
+    return job_context(
+        tmp_path,
+        {"id": minion_id},
         grains=grains if grains is not None else {"os": "Debian"},
         pillar={**base, **(pillar or {})},
         funcs=execution_functions(cache),
@@ -52,16 +53,12 @@ def make_ctx(
 @pytest.fixture
 def jobs(tmp_path: Path) -> Iterator[Any]:
     """Make a job over a tree of tests/states and make it current (undone after the test)."""
-    tokens = []
+    with contextlib.ExitStack() as entered:
 
-    def make(tree: str = "req", **kwargs: Any) -> JobContext:
-        ctx = make_ctx(tmp_path, tree, **kwargs)
-        tokens.append(activate(ctx))
-        return ctx
+        def make(tree: str = "req", **kwargs: Any) -> JobContext:
+            return entered.enter_context(make_ctx(tmp_path, tree, **kwargs))
 
-    yield make
-    for token in reversed(tokens):
-        deactivate(token)
+        yield make
 
 
 @pytest.fixture
@@ -301,11 +298,8 @@ def _start_blocking_run(tmp_path: Path, ctx: JobContext) -> tuple[threading.Thre
     done: list[Any] = []
 
     def target() -> None:
-        token = activate(ctx)
-        try:
+        with ctx:
             done.append(call(ctx, "state.sls", "block"))
-        finally:
-            deactivate(token)
 
     thread = threading.Thread(target=target)
     thread.start()
@@ -325,19 +319,13 @@ def test_a_second_run_conflicts_unless_queued(job: JobContext, tmp_path: Path) -
         other = make_ctx(tmp_path / "o", "req", minion_id="m2")
         (tmp_path / "o").mkdir(exist_ok=True)
         other.pillar = {**other.pillar, "log": str(tmp_path / "o" / "log")}
-        token = activate(other)
-        try:
+        with other:
             assert call(other, "state.sls", "order").retcode == 0
-        finally:
-            deactivate(token)
         queued: list[Any] = []
 
         def queue() -> None:
-            token = activate(job)
-            try:
+            with job:
                 queued.append(call(job, "state.sls", "order", queue="True"))
-            finally:
-                deactivate(token)
 
         waiter = threading.Thread(target=queue)
         waiter.start()

@@ -14,12 +14,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError, UnknownFunction
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import Functions
+from fluxforge.plugins.context import JobContext
 from fluxforge.plugins.results import Result, unwrap
-from fluxforge.testing import wait_until
+from fluxforge.testing import job_context, wait_until
 
 GRAINS = {
     "id": "t1",
@@ -33,11 +31,8 @@ GRAINS = {
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[JobContext]:
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path), "grains": {"x": 1}})
-    job = JobContext(opts=opts, grains=GRAINS, pillar={}, funcs=Functions(), jid="1", fun="t")
-    token = activate(job)
-    yield job
-    deactivate(token)
+    with job_context(tmp_path, {"grains": {"x": 1}}, grains=GRAINS, jid="1", fun="t") as job:
+        yield job
 
 
 def call(job: JobContext, fun: str, /, *args: object, **kwargs: object) -> object:

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import BUILTIN_STATES, Functions
+from fluxforge.host.procs import Command, Outcome
+from fluxforge.plugins.context import JobContext
+from fluxforge.testing import job_context
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg (a Debian host)"),
@@ -36,17 +36,8 @@ pytestmark = [
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[JobContext]:
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path / "root")})
-    job = JobContext(
-        opts=opts,
-        grains={},
-        pillar={},
-        funcs=Functions(),
-        states=Functions([BUILTIN_STATES], kind="states"),
-    )
-    token = activate(job)
-    yield job
-    deactivate(token)
+    with job_context(tmp_path / "root") as job:
+        yield job
 
 
 def _build_deb(folder: Path, name: str, version: str) -> str:
@@ -129,30 +120,28 @@ def test_latest_version_without_refresh_of_unknown_package_is_empty(ctx: JobCont
     assert call(ctx, "pkg.latest_version", "fluxforge-no-such-package", refresh="false") == ""
 
 
-def test_refresh_db_parses_apt_output(ctx: JobContext, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refresh_db_parses_apt_output(tmp_path: Path) -> None:
     # Faked: a real apt-get update needs the network, which tests must not use.
-    from fluxforge.host import procs
-    from fluxforge.modules import pkg_apt
-
     text = (
         "Hit:1 http://deb.debian.org/debian bookworm InRelease\n"
         "Get:2 http://deb.debian.org/debian bookworm-updates InRelease [55.4 kB]\n"
         "Ign:3 http://example.invalid/repo stable InRelease\n"
         "Reading package lists...\n"
     )
-    seen: list[list[str]] = []
+    seen: list[Command] = []
 
-    def fake(fname: str, argv: list[str], env: dict[str, str] | None = None) -> procs.Outcome:
-        seen.append(argv)
-        return procs.Outcome(text, "", 0, 1)
+    def fake(command: Command) -> Outcome:
+        seen.append(command)
+        return Outcome(text, "", 0, 1)
 
-    monkeypatch.setattr(pkg_apt, "_run", fake)
-    assert call(ctx, "pkg.refresh_db") == {
-        "http://deb.debian.org/debian bookworm InRelease": None,
-        "http://deb.debian.org/debian bookworm-updates InRelease": True,
-        "http://example.invalid/repo stable InRelease": False,
-    }
-    assert seen == [["apt-get", "-q", "update"]]
+    with job_context(tmp_path, command_runner=fake) as ctx:
+        assert call(ctx, "pkg.refresh_db") == {
+            "http://deb.debian.org/debian bookworm InRelease": None,
+            "http://deb.debian.org/debian bookworm-updates InRelease": True,
+            "http://example.invalid/repo stable InRelease": False,
+        }
+    assert [c.argv for c in seen] == [["apt-get", "-q", "update"]]
+    assert seen[0].fname == "pkg.refresh_db" and seen[0].env["DEBIAN_FRONTEND"] == "noninteractive"
 
 
 # --- install, upgrade, remove, purge with a local .deb ---------------------

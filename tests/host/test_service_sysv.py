@@ -21,11 +21,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError
 from fluxforge.modules import service_sysv
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import BUILTIN_STATES, Functions
+from fluxforge.plugins.context import JobContext
+from fluxforge.testing import job_context
 
 pytestmark = pytest.mark.skipif(
     os.path.isdir("/run/systemd/system"), reason="systemd is PID 1: the SysV backend is not used"
@@ -81,17 +80,8 @@ def svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[JobContext]:
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path / "root")})
-    job = JobContext(
-        opts=opts,
-        grains={},
-        pillar={},
-        funcs=Functions(),
-        states=Functions([BUILTIN_STATES], kind="states"),
-    )
-    token = activate(job)
-    yield job
-    deactivate(token)
+    with job_context(tmp_path / "root") as job:
+        yield job
 
 
 def call(job: JobContext, fun: str, /, *args: object, **kwargs: object) -> object:

@@ -32,24 +32,20 @@ from typing import Any
 import psutil
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.errors import ExecutionError
-from fluxforge.host import procs
+from fluxforge.host.procs import Command, Outcome
 from fluxforge.modules import pkg_dnf, service_systemd
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import Functions
+from fluxforge.plugins.context import JobContext
 from fluxforge.plugins.results import Result
+from fluxforge.testing import job_context
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing accounts needs root")
 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[JobContext]:
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path)})
-    job = JobContext(opts=opts, grains={}, pillar={}, funcs=Functions())
-    token = activate(job)
-    yield job
-    deactivate(token)
+    with job_context(tmp_path) as job:
+        yield job
 
 
 def call(job: JobContext, fun: str, /, *args: object, **kwargs: object) -> Any:
@@ -326,18 +322,21 @@ def test_ping_uses_the_ping_program(ctx: JobContext) -> None:
 
 
 class FakeRunner:
-    """Stands in for a module's ``_run``: canned output by command, every command recorded."""
+    """A job's command runner: canned output by command line, every command recorded."""
 
     def __init__(self, outputs: dict[tuple[str, ...], list[tuple[str, int]]]) -> None:
         self.outputs = outputs
         self.calls: list[list[str]] = []
+        self.commands: list[Command] = []
 
-    def __call__(self, fname: str, argv: list[str], *rest: Any) -> procs.Outcome:
+    def __call__(self, command: Command) -> Outcome:
+        argv = command.argv
         self.calls.append(argv)
+        self.commands.append(command)
         for prefix, answers in self.outputs.items():
             if tuple(argv[: len(prefix)]) == prefix:
                 text, code = answers.pop(0) if len(answers) > 1 else answers[0]
-                return procs.Outcome(text, "", code, 1)
+                return Outcome(text, "", code, 1)
         raise AssertionError(f"unexpected command {argv}")
 
 
@@ -349,7 +348,7 @@ def test_dnf_backend_is_not_used_here(ctx: JobContext) -> None:
     assert ok is False and ("dpkg-query" in reason or "rpm" in reason)
 
 
-def test_dnf_list_pkgs_install_and_remove(ctx: JobContext, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dnf_list_pkgs_install_and_remove(tmp_path: Path) -> None:
     arch = os.uname().machine
     before = f"bash\t5.1.8-6.el9\t{arch}\ngpg-pubkey\t1-1\t(none)\nglibc\t2.34-60.el9\ti686\n"
     after = before + "nginx\t1:1.20.1-14.el9\t" + arch + "\n"
@@ -360,20 +359,19 @@ def test_dnf_list_pkgs_install_and_remove(ctx: JobContext, monkeypatch: pytest.M
             ("dnf", "-y", "remove"): [("", 0)],
         }
     )
-    monkeypatch.setattr(pkg_dnf, "_run", fake)
-    assert pkg_dnf.list_pkgs() == {"bash": "5.1.8-6.el9", "glibc.i686": "2.34-60.el9"}
-    fake.outputs[RPM_QA].insert(0, (before, 0))
-    changes = pkg_dnf.install("nginx", version="1:1.20.1-14.el9")
-    assert changes == {"nginx": {"old": "", "new": "1:1.20.1-14.el9"}}
-    assert ["dnf", "-y", "install", "nginx-1:1.20.1-14.el9"] in fake.calls
-    assert pkg_dnf.remove("nginx") == {"nginx": {"old": "1:1.20.1-14.el9", "new": ""}}
-    assert ["dnf", "-y", "remove", "nginx"] in fake.calls
-    assert pkg_dnf.list_pkgs(removed=True) == {}
+    with job_context(tmp_path, command_runner=fake):
+        assert pkg_dnf.list_pkgs() == {"bash": "5.1.8-6.el9", "glibc.i686": "2.34-60.el9"}
+        fake.outputs[RPM_QA].insert(0, (before, 0))
+        changes = pkg_dnf.install("nginx", version="1:1.20.1-14.el9")
+        assert changes == {"nginx": {"old": "", "new": "1:1.20.1-14.el9"}}
+        assert ["dnf", "-y", "install", "nginx-1:1.20.1-14.el9"] in fake.calls
+        assert pkg_dnf.remove("nginx") == {"nginx": {"old": "1:1.20.1-14.el9", "new": ""}}
+        assert ["dnf", "-y", "remove", "nginx"] in fake.calls
+        assert pkg_dnf.list_pkgs(removed=True) == {}
+    assert all(c.env["LC_ALL"] == "C" and c.fname.startswith("pkg.") for c in fake.commands)
 
 
-def test_dnf_latest_version_reads_the_cache_only(
-    ctx: JobContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dnf_latest_version_reads_the_cache_only(tmp_path: Path) -> None:
     listing = (
         "Available Packages\n"
         "nginx.x86_64      1:1.20.1-14.el9     appstream\n"
@@ -383,11 +381,11 @@ def test_dnf_latest_version_reads_the_cache_only(
     fake = FakeRunner(
         {RPM_QA: [(f"bash\t5.1.8-9.el9\t{os.uname().machine}\n", 0)], ("dnf",): [(listing, 0)]}
     )
-    monkeypatch.setattr(pkg_dnf, "_run", fake)
-    assert pkg_dnf.latest_version("nginx", "bash", refresh=False) == {
-        "nginx": "1:1.20.1-14.el9",
-        "bash": "",
-    }
+    with job_context(tmp_path, command_runner=fake):
+        assert pkg_dnf.latest_version("nginx", "bash", refresh=False) == {
+            "nginx": "1:1.20.1-14.el9",
+            "bash": "",
+        }
     assert fake.calls[0][:2] == ["dnf", "-C"]  # no network without refresh
 
 
@@ -420,7 +418,7 @@ def test_systemd_backend_availability(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert service_systemd.__virtual__() is True
 
 
-def test_systemd_functions_call_systemctl(ctx: JobContext, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_systemd_functions_call_systemctl(tmp_path: Path) -> None:
     sc = ("systemctl", "--no-pager", "--no-ask-password")
     fake = FakeRunner(
         {
@@ -435,15 +433,17 @@ def test_systemd_functions_call_systemctl(ctx: JobContext, monkeypatch: pytest.M
             (*sc, "reload", "nginx"): [("", 0)],
         }
     )
-    monkeypatch.setattr(service_systemd, "_run", fake)
-    assert service_systemd.start("nginx") is True
-    assert service_systemd.start("broken") is False
-    assert service_systemd.status("nginx") is True
-    assert service_systemd.enabled("nginx") is True
-    assert service_systemd.enabled("cron") is False
-    assert service_systemd.get_all() == ["cron", "nginx"]
-    assert service_systemd.available("nope") is False
-    assert service_systemd.reload_("nginx") is True
-    assert fake.calls[0] == [*sc, "start", "nginx"]
-    with pytest.raises(ExecutionError, match="not a unit name"):
-        service_systemd.start("--now")
+    with job_context(tmp_path, command_runner=fake):
+        assert service_systemd.start("nginx") is True
+        assert service_systemd.start("broken") is False
+        assert service_systemd.status("nginx") is True
+        assert service_systemd.enabled("nginx") is True
+        assert service_systemd.enabled("cron") is False
+        assert service_systemd.get_all() == ["cron", "nginx"]
+        assert service_systemd.available("nope") is False
+        assert service_systemd.reload_("nginx") is True
+        assert fake.calls[0] == [*sc, "start", "nginx"]
+        assert fake.commands[0].timeout == service_systemd.TIMEOUT
+        assert fake.commands[0].env == {"LC_ALL": "C", "SYSTEMD_PAGER": ""}
+        with pytest.raises(ExecutionError, match="not a unit name"):
+            service_systemd.start("--now")

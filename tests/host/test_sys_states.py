@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 
-from fluxforge.config import MinionConfig, build
 from fluxforge.files.client import local_client
-from fluxforge.plugins.context import JobContext, activate, deactivate
-from fluxforge.plugins.loader import BUILTIN_STATES, Functions
+from fluxforge.plugins.context import JobContext
+from fluxforge.testing import job_context
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing accounts needs root")
 
@@ -35,18 +34,9 @@ root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changing accounts need
 def ctx(tmp_path: Path) -> Iterator[JobContext]:
     roots = tmp_path / "srv"
     (roots / "scripts").mkdir(parents=True)
-    opts = build(MinionConfig, {"id": "t1", "root_dir": str(tmp_path / "root")})
-    job = JobContext(
-        opts=opts,
-        grains={},
-        pillar={},
-        funcs=Functions(),
-        states=Functions([BUILTIN_STATES], kind="states"),
-        files=local_client(str(tmp_path / "cache"), {"base": [str(roots)]}),
-    )
-    token = activate(job)
-    yield job
-    deactivate(token)
+    files = local_client(str(tmp_path / "cache"), {"base": [str(roots)]})
+    with job_context(tmp_path / "root", files=files) as job:
+        yield job
 
 
 @pytest.fixture
