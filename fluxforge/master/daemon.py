@@ -25,15 +25,18 @@ from typing import Any
 
 import zmq
 
-from fluxforge import events
+from fluxforge import errors, events
 from fluxforge.config import MasterConfig, ensure_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
 from fluxforge.master import keys
-from fluxforge.master.handlers import Deferred, Handlers, error_text
-from fluxforge.master.jobcache import JobCache
-from fluxforge.master.minioncache import MinionCache
+from fluxforge.master.commands import THREADED, Commands
+from fluxforge.master.core import Deferred, LiveJobs, Targets
+from fluxforge.master.requests import Requests
 from fluxforge.master.sessions import Sessions
+from fluxforge.master.stores import JobStore, MinionDataStore
+from fluxforge.master.stores.jobcache import JobCache
+from fluxforge.master.stores.minioncache import MinionCache
 from fluxforge.protocol import wire
 from fluxforge.protocol.crypto import MasterIdentity, Signer
 from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, send_parts
@@ -76,18 +79,23 @@ class Master:
         self.router.setsockopt(zmq.SNDHWM, 0)
         self.signer = Signer(self.identity.sign_secret)
         self.sessions = Sessions(self.identity, self.store, self.fire)
-        self.jobcache = JobCache(cfg.cachedir)
-        self.minioncache = MinionCache(cfg.cachedir)
+        self.jobcache: JobStore = JobCache(cfg.cachedir)
+        self.minioncache: MinionDataStore = MinionCache(cfg.cachedir)
         self.pool = concurrent.futures.ThreadPoolExecutor(
             cfg.worker_threads, thread_name_prefix="work"
         )
-        self.handlers = Handlers(
-            cfg,
+        self.live = LiveJobs(self.jobcache)
+        targets = Targets(cfg.nodegroups, self.sessions, self.minioncache)
+        self.requests = Requests(
+            cfg, self.live, self.jobcache, self.minioncache, self.fire, self.fire_packed
+        )
+        self.commands = Commands(
             self.sessions,
+            self.live,
+            targets,
             self.jobcache,
             self.minioncache,
             self.fire,
-            self.fire_packed,
             self.publish,
         )
         self._stop = asyncio.Event()
@@ -190,7 +198,7 @@ class Master:
         if req["stale"]:
             return self.sessions.seal_reply(minion_id, req["rid"], False, None, "reauth")
         try:
-            body = self.handlers.minion_request(minion_id, req["t"], req["body"])
+            body = self.requests.dispatch(minion_id, req["t"], req["body"])
         except MalformedFrame as exc:
             self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
             return self.sessions.seal_reply(minion_id, req["rid"], False, None, str(exc))
@@ -233,23 +241,21 @@ class Master:
         ident, data = frames
         try:
             request = wire.unpack(data)
-            if isinstance(request, dict) and request.get("cmd") in ("job", "jobs"):
+            if isinstance(request, dict) and request.get("cmd") in THREADED:
                 asyncio.get_running_loop().create_task(self._api_slow(ident, request))
                 return
-            reply = {"ok": True, "result": self.handlers.local_command(request)}
+            reply = {"ok": True, "result": self.commands.dispatch(request)}
         except Exception as exc:
-            if not isinstance(exc, FluxForgeError):
-                log.exception("local command failed")
-            reply = {"ok": False, "error": error_text(exc)}
+            reply = _failure(exc)
         send_parts(self.api, [ident, wire.pack(reply)])
 
     async def _api_slow(self, ident: bytes, request: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(None, self.handlers.local_command, request)
+            result = await loop.run_in_executor(None, self.commands.dispatch, request)
             reply = {"ok": True, "result": result}
         except Exception as exc:
-            reply = {"ok": False, "error": error_text(exc)}
+            reply = _failure(exc)
         assert self._api_reader is not None
         self._api_reader.send([ident, wire.pack(reply)])
 
@@ -258,7 +264,7 @@ class Master:
         while True:
             await asyncio.sleep(60)
             ticks += 1
-            self.handlers.prune()
+            self.live.prune()
             if ticks % 60 == 1:
                 self.jobcache.prune(self.cfg.keep_jobs)
 
@@ -308,6 +314,13 @@ class Master:
         self.ctx.term()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.cfg.sock_dir, events.PID_NAME))
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    """The reply to a local command that raised ``exc``: ``{ok: false, error: {type, message}}``."""
+    if not isinstance(exc, FluxForgeError):
+        log.error("local command failed", exc_info=exc)
+    return {"ok": False, "error": errors.describe(exc)}
 
 
 def run(cfg: MasterConfig) -> None:
