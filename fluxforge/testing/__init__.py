@@ -1,6 +1,7 @@
-"""Testing helpers: a real master and real minions on loopback.
+"""Testing helpers: a real master and real minions on loopback, and the stores' conformance suite.
 
-The public names of :mod:`fluxforge.testing.cluster`, importable from here.
+The public names of :mod:`fluxforge.testing.cluster` and
+:mod:`fluxforge.testing.stores`, importable from here.
 """
 
 from fluxforge.testing.cluster import (
@@ -10,10 +11,13 @@ from fluxforge.testing.cluster import (
     command,
     free_port,
 )
+from fluxforge.testing.stores import JobStoreSuite, MinionDataStoreSuite
 
 __all__ = [
     "BIN",
     "Cluster",
+    "JobStoreSuite",
+    "MinionDataStoreSuite",
     "Result",
     "command",
     "free_port",

@@ -6,15 +6,29 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from typing import Any
 
 BATCH_WAIT = 0.02
+BUSY_TIMEOUT = 30.0
 
 
-def connect(path: str) -> sqlite3.Connection:
+def connect(path: str, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
     """A connection to ``path`` in WAL mode, usable from any thread (callers lock)."""
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
+    # Switching a new file to WAL takes an exclusive lock, and SQLite does not
+    # wait for it: when another process opens the file at the same moment,
+    # try again until the timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.005)
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
