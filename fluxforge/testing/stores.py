@@ -11,7 +11,9 @@ minion and job, pruning by age, forgetting a minion).
 
 To run it against an implementation, subclass the suite in a test module
 and give it a factory, a callable that opens a store on a folder (a ``str``
-path, created if missing; the same folder opens the same data)::
+path, created if missing): a fresh folder opens an empty store, the same
+folder the same data. A store that does not live in files (PostgreSQL)
+maps the folder to a namespace of its own, e.g. a schema per folder::
 
     from fluxforge.testing import JobStoreSuite, MinionDataStoreSuite
 
@@ -23,8 +25,8 @@ path, created if missing; the same folder opens the same data)::
 
 pytest then collects every ``test_*`` method (each takes pytest's
 ``tmp_path``; the base classes are not collected by themselves). The
-process tests run the factory in child processes: it must be importable by
-its qualified name there (a class or a module-level function of an
+process tests pickle the factory to child processes: it must be importable
+by its qualified name there (a class or a module-level function of an
 installed module, not something defined in a test file). A store that
 cannot be opened twice at once (by two openers in one process or by two
 processes) sets ``shared = False``, and those tests are skipped. Without

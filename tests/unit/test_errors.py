@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,10 +139,23 @@ def client_of(sock_dir: str) -> Iterator[Any]:
         made.append((peer, client))
         return client
 
+    before = _fds()
     yield make
     for peer, client in made:
         client.close()
         peer.close()
+    # The client's socket lives in zmq's shared context, whose reaper thread
+    # closes its descriptors a moment after close(): wait for that.
+    deadline = time.monotonic() + 5.0
+    while _fds() - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _fds() -> set[str]:
+    try:
+        return set(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux
+        return set()
 
 
 @pytest.mark.parametrize("cls", [UsageError, TargetError, KeyStoreError, InternalError])
