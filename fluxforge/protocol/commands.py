@@ -81,6 +81,8 @@ class Command:
     fields: Mapping[str, Field] = field(default_factory=dict)
 
 
+_TARGET = Field((str, list), about="the target: text, or a list of ids", items=str)
+
 # The load of a publication, as wire.PUBLICATION_SHAPE declares it, except
 # that an empty or absent jid asks the master for a new one.
 PUBLISH_LOAD: dict[str, Field] = {
@@ -93,9 +95,7 @@ PUBLISH_LOAD["jid"] = Field(
     pattern=f"(?:{JID_PATTERN})?",
     form="a 20-digit jid or empty",
 )
-PUBLISH_LOAD["tgt"] = Field((str, list), about="the target: text, or a list of ids", items=str)
-
-_TARGET = Field((str, list), about="the target: text, or a list of ids", items=str)
+PUBLISH_LOAD["tgt"] = _TARGET
 
 COMMANDS: dict[str, Command] = {
     c.name: c
