@@ -5,6 +5,13 @@ carries one readable line. Errors from zmq, nacl, msgpack and yaml are
 translated into this tree where they enter our code; the command-line
 boundary prints ``str(error)`` and maps the class to an exit code.
 
+An error crosses a socket (the master's local request socket today, the
+REST API later) as ``{type, message}`` (:func:`describe`) and is raised
+again on the other side as the same class (:func:`rebuild`), so that an
+exit code never depends on an error's wording. Only the classes of this
+module can be named that way; any other name becomes a
+:class:`FluxForgeError`.
+
 ::
 
     FluxForgeError
@@ -20,6 +27,7 @@ boundary prints ``str(error)`` and maps the class to an exit code.
     ├── MasterUnavailable       the local master socket does not answer
     ├── TargetError             a target expression cannot be parsed (exit 2)
     ├── RenderError             a template or data file did not render (names file, line)
+    ├── InternalError           a peer failed unexpectedly (a bug: see its log)
     ├── FileServerError         a file-server path was refused or is missing
     └── ExecutionError          a module function could not be called
         ├── UnknownFunction     no such module function
@@ -27,6 +35,8 @@ boundary prints ``str(error)`` and maps the class to an exit code.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class FluxForgeError(Exception):
@@ -107,3 +117,59 @@ class RenderError(FluxForgeError):
 
 class FileServerError(FluxForgeError):
     """A file-server request named a path outside the roots, or a missing file."""
+
+
+class InternalError(FluxForgeError):
+    """A peer (the master) failed in a way it did not foresee; its log has the details."""
+
+
+# The classes a peer may name in ``{type, message}``: this module's, and no other.
+_BY_NAME: dict[str, type[FluxForgeError]] = {
+    cls.__name__: cls
+    for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, FluxForgeError)
+}
+
+MESSAGE_LIMIT = 2000
+
+
+def by_name(name: object) -> type[FluxForgeError]:
+    """The error class of this module called ``name``; :class:`FluxForgeError` for anything else."""
+    if isinstance(name, str):
+        return _BY_NAME.get(name, FluxForgeError)
+    return FluxForgeError
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 3] + "..."
+
+
+def describe(exc: BaseException) -> dict[str, str]:
+    """``exc`` as ``{type, message}`` for a peer: one line, and a class :func:`by_name` knows.
+
+    A FluxForge error of a class defined elsewhere is named by its nearest
+    base in this module; anything else is an :class:`InternalError`.
+    """
+    if isinstance(exc, FluxForgeError):
+        known = next(c for c in type(exc).__mro__ if _BY_NAME.get(c.__name__) is c)
+        return {"type": known.__name__, "message": _one_line(str(exc))}
+    return {
+        "type": InternalError.__name__,
+        "message": _one_line(f"internal error: {type(exc).__name__}: {exc}"),
+    }
+
+
+def rebuild(description: Any, peer: str = "the peer") -> FluxForgeError:
+    """The error ``peer`` described with :func:`describe`, as the class it names.
+
+    Never instantiates a class outside this module: an unknown or missing
+    ``type`` gives a :class:`FluxForgeError`, and so does a description that
+    is not a mapping with a text message.
+    """
+    if not isinstance(description, dict):
+        return FluxForgeError(f"{peer} sent a malformed error")
+    message = description.get("message")
+    if not isinstance(message, str) or not message.strip():
+        return FluxForgeError(f"{peer} reported an error without a message")
+    return by_name(description.get("type"))(_one_line(message))

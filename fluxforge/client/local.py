@@ -26,9 +26,9 @@ from typing import Any
 
 import zmq
 
-from fluxforge import events, targeting
+from fluxforge import errors, events, targeting
 from fluxforge.config import MasterConfig
-from fluxforge.errors import FluxForgeError, MasterUnavailable, TargetError, UsageError
+from fluxforge.errors import FluxForgeError, MasterUnavailable, TargetError
 from fluxforge.protocol import wire
 
 REQUEST_TIMEOUT = 30.0
@@ -67,7 +67,12 @@ class LocalClient:
         self.sock.connect(address)
 
     def command(self, cmd: str, **fields: Any) -> Any:
-        """Send one command to the master and return its result."""
+        """Send one command to the master and return its result.
+
+        A refusal is raised as the class of :mod:`fluxforge.errors` the master
+        named (:func:`fluxforge.errors.rebuild`), so its exit code is the
+        class's, whatever its wording.
+        """
         self.sock.send(wire.pack({"cmd": cmd, **fields}))
         if not self.sock.poll(int(self.request_timeout * 1000)):
             raise MasterUnavailable(
@@ -78,12 +83,8 @@ class LocalClient:
         if not isinstance(reply, dict):
             raise FluxForgeError("the master sent a malformed reply")
         if not reply.get("ok"):
-            error = str(reply.get("error", "unknown error"))
-            if error.startswith(TARGET_ERROR_PREFIX):
-                raise TargetError(error)
-            if error.startswith(("unknown", "invalid")):
-                raise UsageError(error)
-            raise FluxForgeError(error)
+            # {type, message}: the class of fluxforge.errors the master raised.
+            raise errors.rebuild(reply.get("error"), "the master")
         return reply.get("result")
 
     def listen(self) -> events.EventListener:

@@ -25,15 +25,18 @@ from typing import Any
 
 import zmq
 
-from fluxforge import events
+from fluxforge import errors, events
 from fluxforge.config import MasterConfig, ensure_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.logs import Warner
 from fluxforge.master import keys, ports
-from fluxforge.master.handlers import Deferred, Handlers, error_text
-from fluxforge.master.jobcache import JobCache
-from fluxforge.master.minioncache import MinionCache
+from fluxforge.master.commands import THREADED, Commands
+from fluxforge.master.core import Deferred, LiveJobs, Targets
+from fluxforge.master.requests import Requests
 from fluxforge.master.sessions import Sessions
+from fluxforge.master.stores import JobStore, MinionDataStore
+from fluxforge.master.stores.jobcache import JobCache
+from fluxforge.master.stores.minioncache import MinionCache
 from fluxforge.protocol import wire
 from fluxforge.protocol.crypto import MasterIdentity, Signer
 from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, send_parts
@@ -78,18 +81,23 @@ class Master:
         self.router.setsockopt(zmq.SNDHWM, 0)
         self.signer = Signer(self.identity.sign_secret)
         self.sessions = Sessions(self.identity, self.store, self.fire)
-        self.jobcache = JobCache(cfg.cachedir)
-        self.minioncache = MinionCache(cfg.cachedir)
+        self.jobcache: JobStore = JobCache(cfg.cachedir)
+        self.minioncache: MinionDataStore = MinionCache(cfg.cachedir)
         self.pool = concurrent.futures.ThreadPoolExecutor(
             cfg.worker_threads, thread_name_prefix="work"
         )
-        self.handlers = Handlers(
-            cfg,
+        self.live = LiveJobs(self.jobcache)
+        targets = Targets(cfg.nodegroups, self.sessions, self.minioncache)
+        self.requests = Requests(
+            cfg, self.live, self.jobcache, self.minioncache, self.fire, self.fire_packed
+        )
+        self.commands = Commands(
             self.sessions,
+            self.live,
+            targets,
             self.jobcache,
             self.minioncache,
             self.fire,
-            self.fire_packed,
             self.publish,
         )
         self._stop = asyncio.Event()
@@ -105,10 +113,11 @@ class Master:
         return sock
 
     def bind(self) -> None:
-        """Bind every socket, then write the pid file and the ports report.
+        """Bind every socket, then write the pid file.
 
         A port in use is a :class:`ConfigError`; a port of 0 binds one the
-        kernel picks (see :mod:`fluxforge.master.ports`).
+        kernel picks (see :mod:`fluxforge.master.ports`). The ports report
+        is written by :meth:`serve`, once the master also handles SIGTERM.
         """
         sd = self.cfg.sock_dir
         _bind(self.ev_pub, events.ipc_address(sd, events.PUB_NAME), "sock_dir")
@@ -124,8 +133,6 @@ class Master:
             os.chmod(os.path.join(sd, name), 0o600)
         with open(os.path.join(sd, events.PID_NAME), "w", encoding="ascii") as fh:
             fh.write(f"{os.getpid()}\n")
-        # Last: whoever waits for the report may connect as soon as it is there.
-        ports.write_ports(sd, ports.BoundPorts(os.getpid(), host, self.publish_port, self.ret_port))
 
     # -- outputs ----------------------------------------------------------
 
@@ -201,7 +208,7 @@ class Master:
         if req["stale"]:
             return self.sessions.seal_reply(minion_id, req["rid"], False, None, "reauth")
         try:
-            body = self.handlers.minion_request(minion_id, req["t"], req["body"])
+            body = self.requests.dispatch(minion_id, req["t"], req["body"])
         except MalformedFrame as exc:
             self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
             return self.sessions.seal_reply(minion_id, req["rid"], False, None, str(exc))
@@ -244,23 +251,21 @@ class Master:
         ident, data = frames
         try:
             request = wire.unpack(data)
-            if isinstance(request, dict) and request.get("cmd") in ("job", "jobs"):
+            if isinstance(request, dict) and request.get("cmd") in THREADED:
                 asyncio.get_running_loop().create_task(self._api_slow(ident, request))
                 return
-            reply = {"ok": True, "result": self.handlers.local_command(request)}
+            reply = {"ok": True, "result": self.commands.dispatch(request)}
         except Exception as exc:
-            if not isinstance(exc, FluxForgeError):
-                log.exception("local command failed")
-            reply = {"ok": False, "error": error_text(exc)}
+            reply = _failure(exc)
         send_parts(self.api, [ident, wire.pack(reply)])
 
     async def _api_slow(self, ident: bytes, request: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(None, self.handlers.local_command, request)
+            result = await loop.run_in_executor(None, self.commands.dispatch, request)
             reply = {"ok": True, "result": result}
         except Exception as exc:
-            reply = {"ok": False, "error": error_text(exc)}
+            reply = _failure(exc)
         assert self._api_reader is not None
         self._api_reader.send([ident, wire.pack(reply)])
 
@@ -269,7 +274,7 @@ class Master:
         while True:
             await asyncio.sleep(60)
             ticks += 1
-            self.handlers.prune()
+            self.live.prune()
             if ticks % 60 == 1:
                 self.jobcache.prune(self.cfg.keep_jobs)
 
@@ -278,6 +283,12 @@ class Master:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
+        # The report says "ready": only now, with sockets bound and SIGTERM
+        # handled, so a tool that stops the master on seeing it gets a clean exit.
+        ports.write_ports(
+            self.cfg.sock_dir,
+            ports.BoundPorts(os.getpid(), self.cfg.interface, self.publish_port, self.ret_port),
+        )
         readers = [
             Drainer(self.router, self._on_minion),
             Drainer(self.ev_pull, self._on_event),
@@ -320,6 +331,13 @@ class Master:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.cfg.sock_dir, events.PID_NAME))
         ports.remove_ports(self.cfg.sock_dir, os.getpid())
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    """The reply to a local command that raised ``exc``: ``{ok: false, error: {type, message}}``."""
+    if not isinstance(exc, FluxForgeError):
+        log.error("local command failed", exc_info=exc)
+    return {"ok": False, "error": errors.describe(exc)}
 
 
 def run(cfg: MasterConfig) -> None:

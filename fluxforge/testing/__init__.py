@@ -6,8 +6,8 @@
   in-process.
 - :func:`wait_until` and :class:`LogWatch`: waiting on a condition or a
   daemon's log line, never on a fixed sleep.
-- :mod:`fluxforge.testing.stores`: the conformance suite every store
-  implementation passes.
+- :class:`JobStoreSuite` and :class:`MinionDataStoreSuite`: the conformance
+  suites every store implementation passes (:mod:`fluxforge.testing.stores`).
 - :mod:`fluxforge.testing.imports`: the package's import rules, checked.
 """
 
@@ -18,12 +18,15 @@ from fluxforge.testing.cluster import (
     command,
 )
 from fluxforge.testing.contexts import job_context
+from fluxforge.testing.stores import JobStoreSuite, MinionDataStoreSuite
 from fluxforge.testing.waits import LogWatch, WaitTimeout, wait_until
 
 __all__ = [
     "BIN",
     "Cluster",
+    "JobStoreSuite",
     "LogWatch",
+    "MinionDataStoreSuite",
     "Result",
     "WaitTimeout",
     "command",

@@ -70,6 +70,25 @@ def test_ff_key_works_without_a_running_master(cluster: Cluster) -> None:
     assert cluster.keys()["minions"] == ["off1"]
 
 
+def test_ff_key_exit_code_follows_the_error_class_with_or_without_a_master(
+    cluster: Cluster,
+) -> None:
+    # A pending key file that is not a key: reading it is a KeyStoreError (exit 2),
+    # whether ff-key reads the store itself or the master reads it for ff-key.
+    pending = cluster.pki_dir / "minions_pre"
+    pending.mkdir(parents=True)
+    (pending / "broken1").write_text("not a key\n")
+    alone = cluster.ff_key("-f", "broken1")
+    assert alone.returncode == 2 and "not a base64 key" in alone.stderr, alone
+    cluster.start_master()
+    served = cluster.ff_key("-f", "broken1")
+    assert served.returncode == 2 and "not a base64 key" in served.stderr, served
+    assert served.stderr == alone.stderr
+    assert len(served.stderr.strip().splitlines()) == 1 and "Traceback" not in served.stderr
+    # The master stays up and serves the next command.
+    assert cluster.ff_key("-L").returncode == 0
+
+
 def test_rotation_loses_no_job_and_locks_out_the_removed_minion(cluster: Cluster) -> None:
     cluster.start_master()
     cluster.start_minions("r1", "r2", "r3")

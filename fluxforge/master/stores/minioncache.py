@@ -1,5 +1,7 @@
 """The minion data cache: each minion's grains and compiled pillar, in SQLite under ``cachedir``.
 
+The SQLite :class:`~fluxforge.master.stores.MinionDataStore`.
+
 Minions send their grains after every authentication and whenever they
 change; the master stores the pillar it compiles for each. The master
 resolves grain, pillar, ipcidr and compound targets against this cache. It
@@ -17,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from fluxforge.master.jobcache import BatchedStore
+from fluxforge.master.stores.sqlite import BatchedStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS minions (
@@ -47,9 +49,7 @@ class MinionCache(BatchedStore):
     def __init__(self, cachedir: str) -> None:
         super().__init__(os.path.join(cachedir, "minions.sqlite"), SCHEMA)
         self._data: dict[str, list[dict[str, Any] | None]] = {}
-        with self._read_lock:
-            rows = self._reader.execute("SELECT id, grains, pillar FROM minions").fetchall()
-        for minion_id, grains, pillar in rows:
+        for minion_id, grains, pillar in self.query("SELECT id, grains, pillar FROM minions"):
             self._data[minion_id] = [_unpack(grains), _unpack(pillar)]
 
     def get(self, minion_id: str) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
@@ -74,13 +74,13 @@ class MinionCache(BatchedStore):
     def _set(self, minion_id: str, index: int, column: str, value: dict[str, Any] | None) -> None:
         self._data.setdefault(minion_id, [None, None])[index] = value
         blob = None if value is None else msgpack.packb(value, use_bin_type=True)
-        self._put(_UPSERT.format(col=column), (minion_id, blob, time.time()))
+        self.put(_UPSERT.format(col=column), (minion_id, blob, time.time()))
 
     def forget(self, minion_ids: Iterable[str]) -> None:
         """Drop the entries of minions whose keys were deleted."""
         for minion_id in minion_ids:
             if self._data.pop(minion_id, None) is not None:
-                self._put("DELETE FROM minions WHERE id = ?", (minion_id,))
+                self.put("DELETE FROM minions WHERE id = ?", (minion_id,))
 
     def ids(self) -> list[str]:
         """Sorted ids with an entry."""

@@ -1,0 +1,142 @@
+"""What the master does with commands from local clients (``ff``, ``ff-key``, scripts).
+
+The commands and their fields are declared in
+:data:`fluxforge.protocol.commands.COMMANDS`; :meth:`Commands.dispatch`
+validates every request against that table before a handler runs, so each
+handler gets exactly the declared fields, defaults filled in, and checks
+only what the table cannot say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fluxforge import __version__, targeting
+from fluxforge.master.core import LiveJobs, Targets
+from fluxforge.master.sessions import Sessions
+from fluxforge.master.stores import JobStore, MinionDataStore
+from fluxforge.protocol import commands
+from fluxforge.protocol.jids import JidFactory
+
+# Commands that read the job store: the daemon runs them in a thread.
+THREADED = frozenset({"job", "jobs"})
+
+
+class Commands:
+    """The master's answers to local clients, independent of sockets."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        live: LiveJobs,
+        targets: Targets,
+        jobs: JobStore,
+        minions: MinionDataStore,
+        fire: Callable[[str, dict[str, Any]], None],
+        publish: Callable[[dict[str, Any], list[str] | None], None],
+    ) -> None:
+        self.sessions = sessions
+        self.live = live
+        self.targets = targets
+        self.jobs = jobs
+        self.minions = minions
+        self.fire = fire
+        self.publish = publish
+        self.jids = JidFactory()
+        # One handler per declared command (a test keeps the two in step).
+        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "ping": self.cmd_ping,
+            "prep_jid": self.cmd_prep_jid,
+            "sync": self.cmd_sync,
+            "publish": self.cmd_publish,
+            "job": self.cmd_job,
+            "jobs": self.cmd_jobs,
+            "keys": self.cmd_keys,
+            "resolve": self.cmd_resolve,
+            "minion_data": self.cmd_minion_data,
+        }
+
+    def dispatch(self, request: Any) -> Any:
+        """Validate a local request against the declared commands, then serve it."""
+        name, fields = commands.validate(request)
+        return self.handlers[name](fields)
+
+    def cmd_ping(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Answer that the master is up."""
+        return {"version": __version__, "minions": len(self.sessions.accepted)}
+
+    def cmd_sync(self, fields: dict[str, Any]) -> None:
+        """Fire a client's sync event so it knows its subscription is live."""
+        self.fire(fields["tag"], {})
+
+    def cmd_prep_jid(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new jid for a job the client is about to publish."""
+        return {"jid": self.jids.next()}
+
+    def cmd_publish(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Resolve the target, record the job and publish it."""
+        load = fields["load"]
+        if not load["jid"]:
+            load["jid"] = self.jids.next()
+        resolution = self.targets.resolve(load)
+        minions, unknown = resolution.expected, resolution.unknown
+        if not minions and not unknown:
+            return {"jid": load["jid"], "minions": [], "unknown": []}
+        broadcast = load["tgt_type"] != "list"
+        self.jobs.add_job(load, minions)
+        self.live.add(load["jid"], {*minions, *unknown}, broadcast)
+        self.fire(f"ff/job/{load['jid']}/new", {**load, "minions": minions, "unknown": unknown})
+        # A list names its minions: send to each on its own topic, so a job for
+        # one of thousands costs one message. Other targets go to everyone and
+        # each minion decides for itself.
+        self.publish(load, None if broadcast else minions)
+        return {"jid": load["jid"], "minions": minions, "unknown": unknown}
+
+    def cmd_resolve(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Whom a target selects: ``{minions, unknown}``, without running anything."""
+        resolution = self.targets.resolve({"tgt": fields["tgt"], "tgt_type": fields["tgt_type"]})
+        return {"minions": resolution.expected, "unknown": resolution.unknown}
+
+    def cmd_minion_data(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Cached grains (and, with ``pillar: true``, pillar) of minions matching ``pattern``."""
+        out: dict[str, Any] = {}
+        for minion_id in self.minions.ids():
+            if targeting.matches(fields["pattern"], "glob", minion_id):
+                grains, pillar = self.minions.get(minion_id)
+                out[minion_id] = {"grains": grains, "current": self.sessions.active(minion_id)}
+                if fields["pillar"]:
+                    out[minion_id]["pillar"] = pillar
+        return out
+
+    def cmd_job(self, fields: dict[str, Any]) -> Any:
+        """A recorded job with its returns."""
+        self.jobs.flush()
+        return self.jobs.get_job(fields["jid"])
+
+    def cmd_jobs(self, fields: dict[str, Any]) -> Any:
+        """The most recent jobs."""
+        return self.jobs.list_jobs(fields["limit"])
+
+    def cmd_keys(self, fields: dict[str, Any]) -> Any:
+        """List, accept, reject, delete or fingerprint minion keys."""
+        op, pattern, include = fields["op"], fields["pattern"], tuple(fields["include"])
+        store = self.sessions.store
+        if op == "list":
+            return store.listing()
+        if op == "finger":
+            return store.fingerprints(pattern)
+        if op == "accept":
+            change = store.accept(pattern, include)
+        elif op == "reject":
+            change = store.reject(pattern, include)
+        else:
+            change = store.delete(pattern)
+        self.sessions.reload_accepted()
+        if op == "delete":
+            self.minions.forget(change.moved)
+        if change.removed_accepted:
+            self.sessions.rotate(f"{op} {', '.join(change.moved)}")
+        for minion_id in change.moved:
+            self.fire("ff/key", {"id": minion_id, "act": op})
+        return {"moved": change.moved, "rotated": change.removed_accepted}

@@ -1,0 +1,162 @@
+"""What the master does with authenticated minion requests.
+
+The request types are the allow-list :data:`fluxforge.protocol.wire.REQUEST_TYPES`;
+each body is checked against its type's shape before dispatch, and each
+handler gets the validated body and the authenticated minion id (never an
+id from the body). A refusal is a :class:`~fluxforge.errors.MalformedFrame`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fluxforge.config import MasterConfig
+from fluxforge.errors import MalformedFrame, PillarError
+from fluxforge.files.server import FileServer
+from fluxforge.master.core import Deferred, LiveJob, LiveJobs
+from fluxforge.master.stores import JobStore, MinionDataStore
+from fluxforge.pillar import compile_pillar
+from fluxforge.protocol import wire
+
+log = logging.getLogger(__name__)
+
+RESERVED_PREFIX = "ff/"
+
+
+class Requests:
+    """The master's answers to minions, independent of sockets."""
+
+    def __init__(
+        self,
+        cfg: MasterConfig,
+        live: LiveJobs,
+        jobs: JobStore,
+        minions: MinionDataStore,
+        fire: Callable[[str, dict[str, Any]], None],
+        fire_packed: Callable[[str, bytes], None],
+    ) -> None:
+        self.cfg = cfg
+        self.live = live
+        self.jobs = jobs
+        self.minions = minions
+        self.fileserver = FileServer(cfg.file_roots, cfg.file_chunk_size)
+        self._compiling: set[str] = set()
+        self.fire = fire
+        self.fire_packed = fire_packed
+
+    def dispatch(self, minion_id: str, kind: str, body: dict[str, Any]) -> Any:
+        """Serve one authenticated request; returns the reply body or a :class:`Deferred`."""
+        shape = wire.REQUEST_TYPES.get(kind)
+        if shape is None:
+            raise MalformedFrame(f"unknown request type {kind[:40]!r}")
+        body = wire.check(body, shape, kind)
+        return self._handlers[kind](self, minion_id, body)
+
+    def _job_for(self, jid: str, minion_id: str) -> LiveJob:
+        """The job ``jid`` if it was sent to ``minion_id``; otherwise refuse."""
+        job = self.live.find(jid)
+        if job is None:
+            raise MalformedFrame(f"unknown job {jid[:30]!r}")
+        if minion_id not in job.minions:
+            if not job.broadcast:
+                raise MalformedFrame(f"job {jid} was not sent to {minion_id}")
+            # The minion decided it is targeted where the master's cache did not
+            # say so (its grains changed since): its answer is the truth.
+            job.minions.add(minion_id)
+        return job
+
+    def on_return(self, minion_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Store a job return and announce it on the bus."""
+        jid = body["jid"]
+        job = self._job_for(jid, minion_id)
+        if minion_id in job.returned:
+            return {"duplicate": True}
+        job.returned.add(minion_id)
+        ret = {"id": minion_id, **body}
+        packed = wire.pack(ret)
+        self.jobs.add_return(ret, packed)
+        self.fire_packed(f"ff/job/{jid}/ret/{minion_id}", packed)
+        return None
+
+    def on_progress(self, minion_id: str, body: dict[str, Any]) -> None:
+        """Relay a running job's heartbeat."""
+        jid = body["jid"]
+        self._job_for(jid, minion_id)
+        self.fire(f"ff/job/{jid}/prog/{minion_id}", {"id": minion_id, **body})
+
+    def on_event(self, minion_id: str, body: dict[str, Any]) -> None:
+        """Fire an event for a minion, under a prefix it may use."""
+        tag = body["tag"]
+        own = (f"ff/minion/{minion_id}/", f"ff/beacon/{minion_id}/")
+        if not tag or len(tag) > 512:
+            raise MalformedFrame("event tag must be 1 to 512 characters")
+        if tag.startswith(RESERVED_PREFIX) and not tag.startswith(own):
+            raise MalformedFrame(f"minion {minion_id} may not fire reserved tag {tag[:80]!r}")
+        self.fire(tag, {**body["data"], "id": minion_id})
+
+    def on_grains(self, minion_id: str, body: dict[str, Any]) -> None:
+        """Keep the grains a minion sent (after authenticating, or after a change)."""
+        self.minions.set_grains(minion_id, wire.plain(body["grains"]))
+
+    def on_pillar(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """Compile this minion's pillar (in a worker thread) for it alone.
+
+        A compile error reaches the minion as a pillar error, never as empty
+        pillar; the log names the file and line but never a value.
+        """
+        # One compile per minion at a time: a minion asks once and waits, so
+        # a second request while one runs is a flood, refused cheaply.
+        if minion_id in self._compiling:
+            raise MalformedFrame(f"a pillar compile for {minion_id} is already running")
+        self._compiling.add(minion_id)
+        grains = dict(self.minions.grains(minion_id) or {"id": minion_id})
+        env = body["env"]
+
+        def work() -> dict[str, Any]:
+            try:
+                return {"pillar": compile_pillar(self.cfg, minion_id, grains, env), "error": ""}
+            except PillarError as exc:
+                log.warning("pillar of %s did not compile: %s", minion_id, exc)
+                return {"pillar": {}, "error": str(exc)}
+            except Exception as exc:  # never a value in the message: only the kind
+                log.error("pillar of %s failed: %s", minion_id, type(exc).__name__)
+                log.debug("pillar failure", exc_info=True)
+                return {
+                    "pillar": {},
+                    "error": f"the master failed to compile the pillar "
+                    f"({type(exc).__name__}); see its log",
+                }
+
+        def done(reply: dict[str, Any]) -> dict[str, Any]:
+            self._compiling.discard(minion_id)
+            # After an error the minion has no pillar: neither may the cache,
+            # or the master would expect it for pillar targets it will refuse.
+            self.minions.set_pillar(minion_id, None if reply["error"] else reply["pillar"])
+            return reply
+
+        return Deferred(work, done)
+
+    def on_file_list(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """The files under a folder of the file roots."""
+        return Deferred(lambda: self.fileserver.list_files(body["env"], body["prefix"]))
+
+    def on_file_hash(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """One file's hash, size and mode, or None."""
+        return Deferred(lambda: self.fileserver.file_hash(body["env"], body["path"]))
+
+    def on_file_fetch(self, minion_id: str, body: dict[str, Any]) -> Deferred:
+        """One chunk of a file."""
+        return Deferred(lambda: self.fileserver.fetch(body["env"], body["path"], body["offset"]))
+
+    _handlers: dict[str, Callable[[Requests, str, dict[str, Any]], Any]] = {
+        "ret": on_return,
+        "prog": on_progress,
+        "event": on_event,
+        "grains": on_grains,
+        "pillar": on_pillar,
+        "file_list": on_file_list,
+        "file_hash": on_file_hash,
+        "file_fetch": on_file_fetch,
+    }
