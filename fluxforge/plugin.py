@@ -22,6 +22,10 @@ What each name is:
   instead of a worker thread (it must not block or talk to the master).
 - :class:`Result` is a return value with its own retcode, for a function
   that reports a failure without raising.
+- For state modules: :class:`StateResult`, :func:`settle`,
+  :func:`apply_changes`, :func:`require` and :func:`catch_errors` (plan,
+  then apply; test mode is the plan alone). A plain
+  ``{name, result, changes, comment}`` dict is accepted too.
 - The errors are the ones a plugin raises to fail a call with one line.
 """
 
@@ -38,6 +42,13 @@ from fluxforge.errors import (
 from fluxforge.plugins.context import JobContext, current
 from fluxforge.plugins.loader import inline
 from fluxforge.plugins.results import Result
+from fluxforge.plugins.stateresult import (
+    StateResult,
+    apply_changes,
+    catch_errors,
+    require,
+    settle,
+)
 
 __all__ = [
     "ExecutionError",
@@ -47,7 +58,12 @@ __all__ = [
     "PillarError",
     "RenderError",
     "Result",
+    "StateResult",
     "UnknownFunction",
+    "apply_changes",
+    "catch_errors",
     "current",
     "inline",
+    "require",
+    "settle",
 ]

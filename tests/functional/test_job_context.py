@@ -125,7 +125,7 @@ def test_system_tool_modules_go_through_the_seam(tmp_path: Path) -> None:
 # --- state results through the engine --------------------------------------------------------
 
 TYPED = """
-from fluxforge.plugins.stateresult import StateResult, apply_changes
+from fluxforge.plugin import StateResult, apply_changes
 
 
 def made(name: str) -> StateResult:
@@ -133,7 +133,7 @@ def made(name: str) -> StateResult:
 """
 
 PLAIN = """
-from fluxforge.plugins.context import current
+from fluxforge.plugin import current
 
 
 def made(name: str) -> dict:
