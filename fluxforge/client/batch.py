@@ -33,7 +33,7 @@ from typing import Any
 
 from fluxforge.client import LocalClient
 from fluxforge.errors import UsageError
-from fluxforge.events import EventListener
+from fluxforge.events import EventListener, tags
 
 __all__ = ["Batch", "BatchSize", "Window", "parse_batch_size", "succeeded", "unknown_note"]
 
@@ -240,10 +240,10 @@ class Batch:
                 yield from self._expire(running, window, given_up)
                 continue
             tag, data = event
-            parts = tag.split("/")
-            if len(parts) != 5:
+            parsed = tags.parse(tag)
+            if parsed is None or parsed.family != "job" or not parsed.minion:
                 continue
-            jid, kind, minion_id = parts[2], parts[3], parts[4]
+            jid, kind, minion_id = parsed.jid, parsed.event, parsed.minion
             current = running.get(minion_id)
             if current is None or current.jid != jid:
                 if kind == "ret" and given_up.get(minion_id) == jid:

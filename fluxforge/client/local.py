@@ -29,6 +29,7 @@ import zmq
 from fluxforge import errors, events, targeting
 from fluxforge.config import MasterConfig
 from fluxforge.errors import FluxForgeError, MasterUnavailable, TargetError
+from fluxforge.events import tags
 from fluxforge.protocol import wire
 
 REQUEST_TIMEOUT = 30.0
@@ -94,9 +95,9 @@ class LocalClient:
         caller closes it.
         """
         jid = self.command("prep_jid")["jid"]
-        listener = events.EventListener(self.cfg.sock_dir, ("ff/job/",))
+        listener = events.EventListener(self.cfg.sock_dir, (tags.JOB_PREFIX,))
         try:
-            self._sync(listener, f"ff/job/{jid}/sync")
+            self._sync(listener, tags.job_sync(jid))
         except BaseException:
             listener.close()
             raise
@@ -125,7 +126,7 @@ class LocalClient:
         jid = self.command("prep_jid")["jid"]
         own = listener is None
         if listener is None:
-            listener = events.EventListener(self.cfg.sock_dir, (f"ff/job/{jid}/",))
+            listener = events.EventListener(self.cfg.sock_dir, (tags.job_prefix(jid),))
         timeout = self.cfg.timeout if timeout is None else timeout
         load = {
             "jid": jid,
@@ -140,7 +141,7 @@ class LocalClient:
         }
         try:
             if own:
-                self._sync(listener, f"ff/job/{jid}/sync")
+                self._sync(listener, tags.job_sync(jid))
             published = self.command("publish", load=load)
         except BaseException:
             if own:
@@ -243,15 +244,15 @@ class Job:
                 if event is None:
                     continue
                 tag, data = event
-                parts = tag.split("/")
-                if len(parts) != 5 or parts[2] != self.jid:
+                parsed = tags.parse(tag)
+                if parsed is None or parsed.jid != self.jid or not parsed.minion:
                     continue
-                minion_id = parts[4]
-                if parts[3] == "ret" and minion_id not in self.received:
+                minion_id = parsed.minion
+                if parsed.event == "ret" and minion_id not in self.received:
                     self.received[minion_id] = data
                     pending.discard(minion_id)
                     yield minion_id, data
-                elif parts[3] == "prog" and minion_id in pending:
+                elif parsed.event == "prog" and minion_id in pending:
                     last_seen[minion_id] = latest = time.monotonic()
                     if on_progress is not None:
                         on_progress(minion_id, data)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fluxforge import __version__, targeting
+from fluxforge.events import tags
 from fluxforge.master.core import LiveJobs, Targets
 from fluxforge.master.sessions import Sessions
 from fluxforge.master.stores import JobStore, MinionDataStore
@@ -86,7 +87,7 @@ class Commands:
         broadcast = load["tgt_type"] != "list"
         self.jobs.add_job(load, minions)
         self.live.add(load["jid"], {*minions, *unknown}, broadcast)
-        self.fire(f"ff/job/{load['jid']}/new", {**load, "minions": minions, "unknown": unknown})
+        self.fire(tags.job_new(load["jid"]), {**load, "minions": minions, "unknown": unknown})
         # A list names its minions: send to each on its own topic, so a job for
         # one of thousands costs one message. Other targets go to everyone and
         # each minion decides for itself.
@@ -138,5 +139,5 @@ class Commands:
         if change.removed_accepted:
             self.sessions.rotate(f"{op} {', '.join(change.moved)}")
         for minion_id in change.moved:
-            self.fire("ff/key", {"id": minion_id, "act": op})
+            self.fire(tags.KEY, {"id": minion_id, "act": op})
         return {"moved": change.moved, "rotated": change.removed_accepted}

@@ -28,6 +28,7 @@ import zmq
 from fluxforge import errors, events
 from fluxforge.config import MasterConfig, ensure_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
+from fluxforge.events import tags
 from fluxforge.logs import Warner
 from fluxforge.master import keys, ports
 from fluxforge.master.commands import THREADED, Commands
@@ -305,7 +306,7 @@ class Master:
             self.ret_port,
             self.identity.finger,
         )
-        self.fire("ff/master/start", {"finger": self.identity.finger})
+        self.fire(tags.MASTER_START, {"finger": self.identity.finger})
         await self._stop.wait()
         log.info("master stopping")
         for reader in readers:

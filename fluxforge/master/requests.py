@@ -14,6 +14,7 @@ from typing import Any
 
 from fluxforge.config import MasterConfig
 from fluxforge.errors import MalformedFrame, PillarError
+from fluxforge.events import tags
 from fluxforge.files.server import FileServer
 from fluxforge.master.core import Deferred, LiveJob, LiveJobs
 from fluxforge.master.stores import JobStore, MinionDataStore
@@ -21,8 +22,6 @@ from fluxforge.pillar import compile_pillar
 from fluxforge.protocol import wire
 
 log = logging.getLogger(__name__)
-
-RESERVED_PREFIX = "ff/"
 
 
 class Requests:
@@ -77,22 +76,21 @@ class Requests:
         ret = {"id": minion_id, **body}
         packed = wire.pack(ret)
         self.jobs.add_return(ret, packed)
-        self.fire_packed(f"ff/job/{jid}/ret/{minion_id}", packed)
+        self.fire_packed(tags.job_ret(jid, minion_id), packed)
         return None
 
     def on_progress(self, minion_id: str, body: dict[str, Any]) -> None:
         """Relay a running job's heartbeat."""
         jid = body["jid"]
         self._job_for(jid, minion_id)
-        self.fire(f"ff/job/{jid}/prog/{minion_id}", {"id": minion_id, **body})
+        self.fire(tags.job_prog(jid, minion_id), {"id": minion_id, **body})
 
     def on_event(self, minion_id: str, body: dict[str, Any]) -> None:
         """Fire an event for a minion, under a prefix it may use."""
         tag = body["tag"]
-        own = (f"ff/minion/{minion_id}/", f"ff/beacon/{minion_id}/")
-        if not tag or len(tag) > 512:
-            raise MalformedFrame("event tag must be 1 to 512 characters")
-        if tag.startswith(RESERVED_PREFIX) and not tag.startswith(own):
+        if not tag or len(tag) > tags.MAX_TAG_LENGTH:
+            raise MalformedFrame(f"event tag must be 1 to {tags.MAX_TAG_LENGTH} characters")
+        if not tags.minion_may_fire(minion_id, tag):
             raise MalformedFrame(f"minion {minion_id} may not fire reserved tag {tag[:80]!r}")
         self.fire(tag, {**body["data"], "id": minion_id})
 

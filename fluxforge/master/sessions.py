@@ -27,6 +27,7 @@ from fluxforge.errors import (
     NotAuthorized,
     ReplayDetected,
 )
+from fluxforge.events import tags
 from fluxforge.logs import Warner
 from fluxforge.master import keys
 from fluxforge.protocol import ids, wire
@@ -133,7 +134,7 @@ class Sessions:
         if len(self._reported) > 100_000:
             self._reported.clear()
         self._reported[minion_id] = status
-        self.fire("ff/auth", {"id": minion_id, "status": status, "act": status})
+        self.fire(tags.AUTH, {"id": minion_id, "status": status, "act": status})
         return wire.frame(
             "authrep",
             {
