@@ -511,14 +511,14 @@ class PubProxy:
         self._ctl_addr = f"inproc://ctl-{uuid.uuid4().hex}"
         self._ready = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="pub-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._forward, name="pub-proxy", daemon=True)
         self._thread.start()
         assert self._ready.wait(5), "proxy did not start"
         self._ctl: zmq.Socket[Any] = self.ctx.socket(zmq.PAIR)
         self._ctl.setsockopt(zmq.LINGER, 0)
         self._ctl.connect(self._ctl_addr)
 
-    def _run(self) -> None:
+    def _forward(self) -> None:
         xsub = self.ctx.socket(zmq.XSUB)
         xpub = self.ctx.socket(zmq.XPUB)
         ctl = self.ctx.socket(zmq.PAIR)

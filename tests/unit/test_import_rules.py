@@ -146,17 +146,17 @@ def test_a_private_name_reached_across_modules_is_caught(tmp_path: Path) -> None
     problems = _problems(
         tmp_path,
         {
-            "host/procs.py": "def _run(): ...\n",
-            "modules/pkg.py": "from pkg.host.procs import _run\n",
-            "modules/svc.py": "from pkg.host import procs\n\nprocs._run()\n",
+            "host/procs.py": "def _spawn(): ...\n",
+            "modules/pkg.py": "from pkg.host.procs import _spawn\n",
+            "modules/svc.py": "from pkg.host import procs\n\nprocs._spawn()\n",
             "modules/ok.py": "from pkg import __init__\nx = 1\n_y = x\n",
         },
     )
     assert len(problems) == 2
     assert (
-        "pkg.modules.pkg (line 1) imports pkg.host.procs: takes the private name _run" in problems
+        "pkg.modules.pkg (line 1) imports pkg.host.procs: takes the private name _spawn" in problems
     )
-    assert "pkg.modules.svc (line 3) reaches the private procs._run of pkg.host.procs" in problems
+    assert "pkg.modules.svc (line 3) reaches the private procs._spawn of pkg.host.procs" in problems
 
 
 def test_a_custom_plugin_importing_internals_is_caught(tmp_path: Path) -> None:
