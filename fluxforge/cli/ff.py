@@ -28,6 +28,7 @@ from fluxforge.cli.common import (
     CONTEXT,
     boundary,
     common_options,
+    exit_without_collecting,
     fail,
     out_option,
     state_output_option,
@@ -152,6 +153,8 @@ def main(
     """
     from fluxforge.client import LocalClient
     from fluxforge.client.batch import Batch, parse_batch_size
+
+    exit_without_collecting()
 
     # Unknown options pass through as words (so that `cmd.run ls -la` works);
     # one in place of TARGET or FUNCTION is a mistake, not a target.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from fluxforge import config, logs
-from fluxforge.cli.common import CONTEXT, boundary, common_options, fail
+from fluxforge.cli.common import CONTEXT, boundary, common_options, exit_without_collecting, fail
 
 
 @click.command(context_settings=CONTEXT)
@@ -59,6 +59,7 @@ def main(
       ff-key -a 'web*' -y
       ff-key -d web2 -y
     """
+    exit_without_collecting()
     cfg = config.load(config_path).master
     logs.setup(log_level or "warning", stderr=True)
     actions = [

@@ -1,7 +1,8 @@
 """Start-up: each command imports only what it uses.
 
 Each case runs a console script's entry point in a fresh interpreter and
-reads the modules it had imported when it exited. Nothing here is timed
+reads the modules it had imported when it exited (and whether its objects
+were frozen for the exit, see ``exit_without_collecting``). Nothing here is timed
 (``scripts/bench`` measures); the lists pin which heavy imports a command
 has shed, so that an import added at the top of a module every command
 loads fails here.
@@ -19,13 +20,19 @@ from pathlib import Path
 
 import pytest
 
-# Runs ENTRY (module:function) with ARGV and writes sorted(sys.modules) to OUT at exit.
+# Runs ENTRY (module:function) with ARGV and writes sorted(sys.modules) to OUT at exit,
+# then "frozen" if the objects were frozen by then (atexit runs this handler last).
 _PROBE = textwrap.dedent(
     """
-    import atexit, importlib, json, sys
+    import atexit, gc, importlib, json, sys
 
     out, entry, *argv = sys.argv[1:]
-    atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+
+    def report():
+        frozen = ["frozen"] if gc.get_freeze_count() else []
+        open(out, "w").write(json.dumps(sorted(sys.modules) + frozen))
+
+    atexit.register(report)
     module, _, name = entry.partition(":")
     sys.argv = [name, *argv]
     getattr(importlib.import_module(module), name)()
@@ -117,6 +124,7 @@ def test_ff_to_a_master_loads_no_crypto_and_no_outputter_yet(tmp_path: Path) -> 
     conf.write_text(f"master:\n  root_dir: {tmp_path}\n")
     modules = run_command(tmp_path, "ff", "-c", str(conf), "web1", "test.ping")
     assert {"fluxforge.client.local", "yaml", "zmq", "msgpack"} <= modules
+    assert "frozen" in modules  # the exit skips the collector's last passes
     assert (
         loaded(
             modules,
@@ -163,6 +171,7 @@ def test_ff_call_local_ping_loads_no_state_engine(tmp_path: Path) -> None:
     conf.write_text(f"minion:\n  root_dir: {tmp_path}\n  id: solo\n")
     modules = run_command(tmp_path, "ff-call", "-c", str(conf), "--local", "test.ping")
     assert "fluxforge.minion.runner" in modules  # the function ran
+    assert "frozen" not in modules  # module code ran here: its objects are finalized
     assert (
         loaded(
             modules,
