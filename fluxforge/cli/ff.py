@@ -1,12 +1,17 @@
-"""``ff``: run an execution function on the minions a target selects."""
+"""``ff``: run an execution function on the minions a target selects.
+
+The command line is parsed with what this module imports at its top, which
+is light; the client (zmq, msgpack) and batch mode are imported once a job
+is about to run, so ``ff --version``, ``ff --help`` and usage errors cost
+little more than click's own import.
+"""
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,12 +28,15 @@ from fluxforge.cli.common import (
     CONTEXT,
     boundary,
     common_options,
+    exit_without_collecting,
     fail,
     out_option,
     state_output_option,
 )
-from fluxforge.client import Job, LocalClient
-from fluxforge.client.batch import Batch, parse_batch_size, succeeded, unknown_note
+
+if TYPE_CHECKING:
+    from fluxforge.client import Job
+    from fluxforge.client.batch import Batch
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_MATCH, EXIT_MISSING = 0, 1, 2, 3, 4
 
@@ -143,6 +151,11 @@ def main(
     stopped the batch), 2 usage or config error, 3 no minion matched,
     4 some minions did not return.
     """
+    from fluxforge.client import LocalClient
+    from fluxforge.client.batch import Batch, parse_batch_size
+
+    exit_without_collecting()
+
     # Unknown options pass through as words (so that `cmd.run ls -la` works);
     # one in place of TARGET or FUNCTION is a mistake, not a target.
     for word in (target, function):
@@ -207,6 +220,8 @@ def _note(text: str) -> None:
 
 
 def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
+    from fluxforge.client.batch import unknown_note
+
     failed = printer(job.returns(on_progress=progress), progress)
     if job.silent_unknown:
         _note(unknown_note(job.silent_unknown))
@@ -251,6 +266,8 @@ class _ReturnPrinter:
         A return counts as failed unless its ``success`` is true and its
         retcode 0, so a state run with a failed state (retcode 2) fails.
         """
+        from fluxforge.client.batch import succeeded
+
         color = output.use_color(sys.stdout)
         failed = False
         collected: dict[str, Any] = {}
@@ -344,6 +361,8 @@ class _Progress:
             self.status = ""
 
     def _redraw(self) -> None:
+        import shutil  # only the live line needs the terminal's width; shutil loads bz2, lzma
+
         now = time.monotonic()
         if now - self.shown_live < self.LIVE_INTERVAL:
             return

@@ -2,97 +2,16 @@
 
 With a master running, the master performs the change (so that it can
 rotate the session key at once); with none, the key store is changed
-directly.
+directly. This module is the command line; :mod:`fluxforge.cli.keyops`
+does the work.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import json
-import sys
-from typing import Any
-
 import click
 
 from fluxforge import config, logs
-from fluxforge.cli.common import CONTEXT, boundary, common_options, fail
-from fluxforge.client import LocalClient, master_pid
-from fluxforge.master import keys
-
-TITLES = {
-    keys.ACCEPTED: "Accepted Keys:",
-    keys.DENIED: "Denied Keys:",
-    keys.PENDING: "Unaccepted Keys:",
-    keys.REJECTED: "Rejected Keys:",
-}
-ORDER = (keys.ACCEPTED, keys.DENIED, keys.PENDING, keys.REJECTED)
-VERBS = {"accept": "accepted", "reject": "rejected", "delete": "deleted"}
-
-
-class KeyOps:
-    """Key operations through the running master, or on the store when none runs."""
-
-    def __init__(self, cfg: config.MasterConfig) -> None:
-        self.client = LocalClient(cfg) if master_pid(cfg.sock_dir) else None
-        self.store = None if self.client else keys.KeyStore(cfg.pki_dir)
-
-    def run(self, op: str, pattern: str = "*", include: tuple[str, ...] = ()) -> Any:
-        """Perform ``op`` and return its result."""
-        if self.client is not None:
-            return self.client.command("keys", op=op, pattern=pattern, include=list(include))
-        assert self.store is not None
-        if op == "list":
-            return self.store.listing()
-        if op == "finger":
-            return self.store.fingerprints(pattern)
-        change = getattr(self.store, op)(pattern, *((include,) if op != "delete" else ()))
-        return {"moved": change.moved, "rotated": False}
-
-
-def _emit_listing(listing: dict[str, list[str]], out: str) -> None:
-    if out == "json":
-        click.echo(json.dumps({keys.JSON_NAMES[s]: listing.get(s, []) for s in ORDER}, indent=4))
-        return
-    colors = {
-        keys.ACCEPTED: "green",
-        keys.DENIED: "magenta",
-        keys.PENDING: "red",
-        keys.REJECTED: "blue",
-    }
-    tty = sys.stdout.isatty()
-    for state in ORDER:
-        click.echo(click.style(TITLES[state], fg=colors[state]) if tty else TITLES[state])
-        for minion_id in listing.get(state, []):
-            click.echo(click.style(minion_id, fg=colors[state]) if tty else minion_id)
-
-
-def _change(
-    ops: KeyOps, op: str, pattern: str, include: tuple[str, ...], yes: bool, out: str
-) -> None:
-    sources = {
-        "accept": (keys.PENDING, *include),
-        "reject": (keys.PENDING, *include),
-        "delete": keys.STATES,
-    }[op]
-    listing = ops.run("list")
-    matched = {s: [m for m in listing[s] if fnmatch.fnmatchcase(m, pattern)] for s in sources}
-    if not any(matched.values()):
-        fail(
-            f"no {' or '.join(TITLES[s][:-6].lower() for s in sources)} key matches "
-            f"{pattern!r}; see `ff-key -L`",
-            1,
-        )
-    if not yes:
-        click.echo(f"The following keys are going to be {VERBS[op]}:")
-        _emit_listing(matched, "nested")
-        if not click.confirm("Proceed?", default=op == "accept"):
-            fail("nothing changed", 1)
-    result = ops.run(op, pattern, include)
-    if out == "json":
-        click.echo(json.dumps(result, indent=4))
-        return
-    for minion_id in result["moved"]:
-        click.echo(f"Key for minion {minion_id} {VERBS[op]}.")
+from fluxforge.cli.common import CONTEXT, boundary, common_options, exit_without_collecting, fail
 
 
 @click.command(context_settings=CONTEXT)
@@ -140,6 +59,7 @@ def main(
       ff-key -a 'web*' -y
       ff-key -d web2 -y
     """
+    exit_without_collecting()
     cfg = config.load(config_path).master
     logs.setup(log_level or "warning", stderr=True)
     actions = [
@@ -155,28 +75,14 @@ def main(
     chosen = [(op, pat) for op, pat in actions if pat is not None]
     if len(chosen) > 1 or (chosen and list_all):
         fail("give one action at a time (-L, -a, -A, -r, -R, -d, -D, -f or -F)")
-    ops = KeyOps(cfg)
-    if not chosen:
-        _emit_listing(ops.run("list"), out)
-        return
-    op, pattern = chosen[0]
-    for part in pattern.replace("*", "a").replace("?", "a").replace("[", "").replace("]", ""):
-        if not (part.isalnum() or part in "._-!"):
-            fail(f"invalid minion id or glob {pattern!r}")
-    if op == "finger":
-        prints = ops.run("finger", pattern)
-        if out == "json":
-            click.echo(json.dumps(prints, indent=4, sort_keys=True))
-            return
-        for state in ORDER:
-            if state in prints:
-                click.echo(TITLES[state])
-                for minion_id, fp in sorted(prints[state].items()):
-                    click.echo(f"{minion_id}:  {fp}")
-        return
-    include: tuple[str, ...] = ()
-    if op == "accept":
-        include = (keys.REJECTED,) * include_rejected + (keys.DENIED,) * include_denied
-    elif op == "reject":
-        include = (keys.ACCEPTED,) * include_accepted + (keys.DENIED,) * include_denied
-    _change(ops, op, pattern, include, yes, out)
+    from fluxforge.cli.keyops import perform  # the client and the key store, only now
+
+    perform(
+        cfg,
+        chosen[0] if chosen else None,
+        include_accepted=include_accepted,
+        include_rejected=include_rejected,
+        include_denied=include_denied,
+        yes=yes,
+        out=out,
+    )

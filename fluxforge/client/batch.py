@@ -28,12 +28,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluxforge.client import LocalClient
 from fluxforge.errors import UsageError
 from fluxforge.events import EventListener, tags
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 __all__ = ["Batch", "BatchSize", "Window", "parse_batch_size", "succeeded", "unknown_note"]
 
@@ -67,6 +69,8 @@ def parse_batch_size(text: str) -> BatchSize:
     Raises :class:`~fluxforge.errors.UsageError` naming the value otherwise
     (``0``, ``abc``, ``2.5``, ``0%``, ``150%``).
     """
+    from fractions import Fraction  # here: a plain job (no -b) spares fractions and decimal
+
     word = text.strip()
     percent = word.endswith("%")
     number = word[:-1].strip() if percent else word

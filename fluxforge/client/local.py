@@ -26,7 +26,7 @@ from typing import Any
 
 import zmq
 
-from fluxforge import errors, events, targeting
+from fluxforge import errors, events
 from fluxforge.config import MasterConfig
 from fluxforge.errors import FluxForgeError, MasterUnavailable, TargetError
 from fluxforge.events import tags
@@ -185,6 +185,8 @@ def check_target(tgt: str | list[str], tgt_type: str, nodegroups: dict[str, Any]
     """
     if tgt_type not in PRECHECKED_TYPES:
         return
+    from fluxforge import targeting  # only these types need the parser (2-3 ms to import)
+
     try:
         targeting.check(tgt, tgt_type, nodegroups)
     except TargetError as exc:

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import functools
 import os
-import socket
 import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from fluxforge.errors import ConfigError
 
@@ -179,6 +175,8 @@ def load(explicit: str | None = None) -> Config:
     A file named by ``-c`` or ``$FLUXFORGE_CONFIG`` must exist; the default
     path may be absent, and then every option takes its default.
     """
+    import yaml  # here, not at the top: commands that load no config skip PyYAML
+
     path, named = config_path(explicit)
     raw: Any = {}
     if os.path.exists(path) or named:
@@ -218,6 +216,8 @@ def _section(raw: Mapping[str, Any], name: str) -> Any:
 
 
 def _suggest(key: str, valid: typing.Iterable[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -290,6 +290,8 @@ def build(cls: type, values: Any, path: str = "<config>", section: str = "") -> 
             elif value:
                 clean[name] = os.path.join(root, value)
     if cls is MinionConfig and not clean.get("id"):
+        import socket
+
         clean["id"] = socket.getfqdn()
     return cls(**clean)
 
@@ -323,6 +325,8 @@ def describe(cls: type) -> list[tuple[str, Any, str]]:
 
 def render_sample() -> str:
     """Render the sample ``fluxforge.conf`` with every option and its default."""
+    import yaml
+
     lines = [
         "# FluxForge configuration: every option with its default and one line of help.",
         "# Relative paths are under root_dir; a relative root_dir is relative to this file.",

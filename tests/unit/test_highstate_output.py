@@ -16,11 +16,11 @@ from fluxforge.output import (
     STATE_OUTPUTS,
     default_outputter,
     format_all,
-    format_highstate,
     format_progress,
     format_return,
     state_status,
 )
+from fluxforge.output.highstate import format_highstate
 
 GREEN = "\033[0;32m"
 CYAN = "\033[0;36m"

@@ -1,0 +1,137 @@
+"""What ``ff-key`` does once its command line is checked: list, change and show keys.
+
+Apart from :mod:`fluxforge.cli.key` (the command line) so that ``ff-key
+--version`` and ``--help`` load neither the client (zmq) nor the key store
+(PyNaCl, through :mod:`fluxforge.protocol.crypto`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from typing import Any
+
+import click
+
+from fluxforge import config
+from fluxforge.cli.common import fail
+from fluxforge.client import LocalClient, master_pid
+from fluxforge.master import keys
+
+__all__ = ["ORDER", "TITLES", "VERBS", "KeyOps", "change", "emit_listing", "perform"]
+
+TITLES = {
+    keys.ACCEPTED: "Accepted Keys:",
+    keys.DENIED: "Denied Keys:",
+    keys.PENDING: "Unaccepted Keys:",
+    keys.REJECTED: "Rejected Keys:",
+}
+ORDER = (keys.ACCEPTED, keys.DENIED, keys.PENDING, keys.REJECTED)
+VERBS = {"accept": "accepted", "reject": "rejected", "delete": "deleted"}
+
+
+class KeyOps:
+    """Key operations through the running master, or on the store when none runs."""
+
+    def __init__(self, cfg: config.MasterConfig) -> None:
+        self.client = LocalClient(cfg) if master_pid(cfg.sock_dir) else None
+        self.store = None if self.client else keys.KeyStore(cfg.pki_dir)
+
+    def run(self, op: str, pattern: str = "*", include: tuple[str, ...] = ()) -> Any:
+        """Perform ``op`` and return its result."""
+        if self.client is not None:
+            return self.client.command("keys", op=op, pattern=pattern, include=list(include))
+        assert self.store is not None
+        if op == "list":
+            return self.store.listing()
+        if op == "finger":
+            return self.store.fingerprints(pattern)
+        change = getattr(self.store, op)(pattern, *((include,) if op != "delete" else ()))
+        return {"moved": change.moved, "rotated": False}
+
+
+def emit_listing(listing: dict[str, list[str]], out: str) -> None:
+    """Print keys by state: Salt's titles (coloured on a terminal), or ``--out json``."""
+    if out == "json":
+        click.echo(json.dumps({keys.JSON_NAMES[s]: listing.get(s, []) for s in ORDER}, indent=4))
+        return
+    colors = {
+        keys.ACCEPTED: "green",
+        keys.DENIED: "magenta",
+        keys.PENDING: "red",
+        keys.REJECTED: "blue",
+    }
+    tty = sys.stdout.isatty()
+    for state in ORDER:
+        click.echo(click.style(TITLES[state], fg=colors[state]) if tty else TITLES[state])
+        for minion_id in listing.get(state, []):
+            click.echo(click.style(minion_id, fg=colors[state]) if tty else minion_id)
+
+
+def change(
+    ops: KeyOps, op: str, pattern: str, include: tuple[str, ...], yes: bool, out: str
+) -> None:
+    """Accept, reject or delete the keys ``pattern`` matches, after asking unless ``yes``."""
+    sources = {
+        "accept": (keys.PENDING, *include),
+        "reject": (keys.PENDING, *include),
+        "delete": keys.STATES,
+    }[op]
+    listing = ops.run("list")
+    matched = {s: [m for m in listing[s] if fnmatch.fnmatchcase(m, pattern)] for s in sources}
+    if not any(matched.values()):
+        fail(
+            f"no {' or '.join(TITLES[s][:-6].lower() for s in sources)} key matches "
+            f"{pattern!r}; see `ff-key -L`",
+            1,
+        )
+    if not yes:
+        click.echo(f"The following keys are going to be {VERBS[op]}:")
+        emit_listing(matched, "nested")
+        if not click.confirm("Proceed?", default=op == "accept"):
+            fail("nothing changed", 1)
+    result = ops.run(op, pattern, include)
+    if out == "json":
+        click.echo(json.dumps(result, indent=4))
+        return
+    for minion_id in result["moved"]:
+        click.echo(f"Key for minion {minion_id} {VERBS[op]}.")
+
+
+def perform(
+    cfg: config.MasterConfig,
+    action: tuple[str, str] | None,
+    *,
+    include_accepted: bool,
+    include_rejected: bool,
+    include_denied: bool,
+    yes: bool,
+    out: str,
+) -> None:
+    """Run one ``ff-key`` action, ``(op, pattern)``, or list the keys when ``action`` is None."""
+    ops = KeyOps(cfg)
+    if action is None:
+        emit_listing(ops.run("list"), out)
+        return
+    op, pattern = action
+    for part in pattern.replace("*", "a").replace("?", "a").replace("[", "").replace("]", ""):
+        if not (part.isalnum() or part in "._-!"):
+            fail(f"invalid minion id or glob {pattern!r}")
+    if op == "finger":
+        prints = ops.run("finger", pattern)
+        if out == "json":
+            click.echo(json.dumps(prints, indent=4, sort_keys=True))
+            return
+        for state in ORDER:
+            if state in prints:
+                click.echo(TITLES[state])
+                for minion_id, fp in sorted(prints[state].items()):
+                    click.echo(f"{minion_id}:  {fp}")
+        return
+    include: tuple[str, ...] = ()
+    if op == "accept":
+        include = (keys.REJECTED,) * include_rejected + (keys.DENIED,) * include_denied
+    elif op == "reject":
+        include = (keys.ACCEPTED,) * include_accepted + (keys.DENIED,) * include_denied
+    change(ops, op, pattern, include, yes, out)
