@@ -1,9 +1,9 @@
 """``ff``: run an execution function on the minions a target selects.
 
 The command line is parsed with what this module imports at its top, which
-is light; the client (zmq, msgpack) and batch mode are imported once a job
-is about to run, so ``ff --version``, ``ff --help`` and usage errors cost
-little more than click's own import.
+is light; the client (zmq, msgpack) is imported once a job is about to run,
+and batch mode only for ``-b``, so ``ff --version``, ``ff --help`` and usage
+errors cost little more than click's own import.
 """
 
 from __future__ import annotations
@@ -152,7 +152,6 @@ def main(
     4 some minions did not return.
     """
     from fluxforge.client import LocalClient
-    from fluxforge.client.batch import Batch, parse_batch_size
 
     exit_without_collecting()
 
@@ -162,7 +161,11 @@ def main(
         if word.startswith("-"):
             fail(f"no such option: {word}; see `ff --help`")
     tgt_type = target_type(name[len("tgt_") :] for name, given in flags.items() if given)
-    size = parse_batch_size(batch) if batch is not None else None
+    size = None
+    if batch is not None:
+        from fluxforge.client.batch import parse_batch_size  # batch mode only when asked for
+
+        size = parse_batch_size(batch)
     if size is None:
         for given, option in ((batch_wait is not None, "--batch-wait"), (failhard, "--failhard")):
             if given:
@@ -183,6 +186,8 @@ def main(
     client = LocalClient(cfg)
     try:
         if size is not None:
+            from fluxforge.client.batch import Batch
+
             run = Batch(
                 client,
                 tgt,
@@ -220,7 +225,7 @@ def _note(text: str) -> None:
 
 
 def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
-    from fluxforge.client.batch import unknown_note
+    from fluxforge.client.local import unknown_note
 
     failed = printer(job.returns(on_progress=progress), progress)
     if job.silent_unknown:
@@ -266,7 +271,7 @@ class _ReturnPrinter:
         A return counts as failed unless its ``success`` is true and its
         retcode 0, so a state run with a failed state (retcode 2) fails.
         """
-        from fluxforge.client.batch import succeeded
+        from fluxforge.client.local import succeeded
 
         color = output.use_color(sys.stdout)
         failed = False

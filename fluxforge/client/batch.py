@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fluxforge.client import LocalClient
+from fluxforge.client.local import succeeded, unknown_note
 from fluxforge.errors import UsageError
 from fluxforge.events import EventListener, tags
 
 if TYPE_CHECKING:
     from fractions import Fraction
 
-__all__ = ["Batch", "BatchSize", "Window", "parse_batch_size", "succeeded", "unknown_note"]
+__all__ = ["Batch", "BatchSize", "Window", "parse_batch_size"]
 
 _NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")
 
@@ -84,11 +85,6 @@ def parse_batch_size(text: str) -> BatchSize:
         "batch size must be a whole number of minions (1 or more) or a percentage "
         f"above 0% up to 100% (e.g. 10 or 25%), got {text!r}"
     )
-
-
-def succeeded(ret: dict[str, Any]) -> bool:
-    """Whether a return counts as a success: ``success`` true and retcode 0."""
-    return bool(ret.get("success")) and ret.get("retcode", 0) == 0
 
 
 class Window:
@@ -331,11 +327,3 @@ class Batch:
                     del running[minion_id]
                     self.missing.append(minion_id)
                     window.finish(minion_id, now)
-
-
-def unknown_note(silent: Sequence[str]) -> str:
-    """The line shown for undecided minions (no cached grains or pillar) that did not answer."""
-    return (
-        f"{len(silent)} minion(s) with no cached grains or pillar did not answer "
-        f"(not targeted, or down): {', '.join(silent)}"
-    )

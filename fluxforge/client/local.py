@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,3 +277,16 @@ class Job:
                 self.received[minion_id] = ret
                 pending.discard(minion_id)
                 yield minion_id, ret
+
+
+def succeeded(ret: dict[str, Any]) -> bool:
+    """Whether a return counts as a success: ``success`` true and retcode 0."""
+    return bool(ret.get("success")) and ret.get("retcode", 0) == 0
+
+
+def unknown_note(silent: Sequence[str]) -> str:
+    """The line shown for undecided minions (no cached grains or pillar) that did not answer."""
+    return (
+        f"{len(silent)} minion(s) with no cached grains or pillar did not answer "
+        f"(not targeted, or down): {', '.join(silent)}"
+    )

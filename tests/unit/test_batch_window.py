@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from fluxforge.client.batch import BatchSize, Window, parse_batch_size, succeeded, unknown_note
+from fluxforge.client.batch import BatchSize, Window, parse_batch_size
+from fluxforge.client.local import succeeded, unknown_note
 from fluxforge.errors import UsageError
 
 

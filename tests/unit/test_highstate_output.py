@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from fluxforge.cli import call, ff
-from fluxforge.client.batch import succeeded
+from fluxforge.client.local import succeeded
 from fluxforge.errors import UsageError
 from fluxforge.output import (
     STATE_OUTPUTS,

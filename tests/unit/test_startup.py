@@ -141,6 +141,7 @@ def test_ff_to_a_master_loads_no_crypto_and_no_outputter_yet(tmp_path: Path) -> 
                 "fluxforge.highstate",
                 "fluxforge.output.highstate",
                 "fluxforge.output.documents",
+                "fluxforge.client.batch",
             ),
         )
         == []
