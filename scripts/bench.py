@@ -378,7 +378,7 @@ def _thread_cpu(proc: psutil.Process) -> float:
 
 def decode_pub(path: Path) -> bytes:
     """A public key from its key file."""
-    from fluxforge.protocol.crypto import decode_key
+    from fluxforge.protocol.keyfiles import decode_key
 
     return decode_key(path.read_text(), str(path))
 

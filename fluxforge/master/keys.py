@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 
 from fluxforge.errors import KeyStoreError
-from fluxforge.protocol.crypto import decode_key, encode_key, fingerprint, write_file_atomic
 from fluxforge.protocol.ids import check_id, valid_id
+from fluxforge.protocol.keyfiles import decode_key, encode_key, fingerprint, write_file_atomic
 
 ACCEPTED, PENDING, REJECTED, DENIED = "accepted", "pending", "rejected", "denied"
 STATES = (ACCEPTED, PENDING, REJECTED, DENIED)

@@ -31,13 +31,8 @@ from fluxforge.events import tags
 from fluxforge.logs import Warner
 from fluxforge.master import keys
 from fluxforge.protocol import ids, wire
-from fluxforge.protocol.crypto import (
-    BoxCache,
-    MasterIdentity,
-    Secret,
-    new_session_key,
-    random_bytes,
-)
+from fluxforge.protocol.crypto import BoxCache, MasterIdentity, new_session_key, random_bytes
+from fluxforge.protocol.keyfiles import Secret
 from fluxforge.protocol.replay import CounterWindow
 
 log = logging.getLogger(__name__)

@@ -22,18 +22,16 @@ from fluxforge.config import MinionConfig
 from fluxforge.errors import AuthenticationFailed, FluxForgeError, WireError
 from fluxforge.logs import Warner
 from fluxforge.protocol import wire
-from fluxforge.protocol.crypto import (
-    BoxCache,
-    MinionIdentity,
+from fluxforge.protocol.crypto import BoxCache, MinionIdentity, random_bytes
+from fluxforge.protocol.drain import Drainer, set_reconnect
+from fluxforge.protocol.jids import jid_from_time
+from fluxforge.protocol.keyfiles import (
     Secret,
     decode_key,
     encode_key,
     fingerprint,
-    random_bytes,
     write_file_atomic,
 )
-from fluxforge.protocol.drain import Drainer, set_reconnect
-from fluxforge.protocol.jids import jid_from_time
 
 log = logging.getLogger("fluxforge.minion")
 

@@ -26,15 +26,9 @@ from zmq.utils.monitor import recv_monitor_message
 from fluxforge.errors import AuthenticationFailed
 from fluxforge.events import EventListener, fire
 from fluxforge.protocol import wire
-from fluxforge.protocol.crypto import (
-    BoxCache,
-    MinionIdentity,
-    PublicationOpener,
-    Secret,
-    random_bytes,
-    read_key_file,
-)
+from fluxforge.protocol.crypto import BoxCache, MinionIdentity, PublicationOpener, random_bytes
 from fluxforge.protocol.jids import jid_from_time
+from fluxforge.protocol.keyfiles import Secret, read_key_file
 from fluxforge.testing import Cluster, wait_until
 
 # One key for every liveness probe, so the probe id stays merely pending.

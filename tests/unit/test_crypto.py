@@ -14,17 +14,16 @@ import nacl.signing
 import pytest
 
 from fluxforge.errors import AuthenticationFailed, KeyStoreError
-from fluxforge.protocol import crypto
+from fluxforge.protocol import crypto, keyfiles
 from fluxforge.protocol.crypto import (
     BoxCache,
     MasterIdentity,
     MinionIdentity,
     PublicationOpener,
-    Secret,
     Signer,
-    fingerprint,
     new_session_key,
 )
+from fluxforge.protocol.keyfiles import Secret, fingerprint
 
 
 def _mode(path: str | Path) -> int:
@@ -78,7 +77,7 @@ def test_fingerprint_known_value() -> None:
 
 def test_encode_decode_roundtrip() -> None:
     raw = os.urandom(32)
-    assert crypto.decode_key(crypto.encode_key(raw) + "\n", "x") == raw
+    assert keyfiles.decode_key(keyfiles.encode_key(raw) + "\n", "x") == raw
 
 
 @pytest.mark.parametrize(
@@ -91,7 +90,7 @@ def test_encode_decode_roundtrip() -> None:
 )
 def test_decode_key_rejects(text: str, message: str) -> None:
     with pytest.raises(KeyStoreError, match=message) as info:
-        crypto.decode_key(text, "/some/where.pub")
+        keyfiles.decode_key(text, "/some/where.pub")
     assert "/some/where.pub" in str(info.value)
 
 
@@ -118,8 +117,8 @@ def test_master_keys_created_with_modes_and_reloaded(tmp_path: Path) -> None:
     assert second.box_secret.reveal() == first.box_secret.reveal()
     assert second.sign_secret.reveal() == first.sign_secret.reveal()
     # public files hold the matching public keys
-    assert crypto.decode_key((pki / "master.pub").read_text(), "p") == first.box_public
-    assert crypto.decode_key((pki / "master_sign.pub").read_text(), "p") == first.sign_public
+    assert keyfiles.decode_key((pki / "master.pub").read_text(), "p") == first.box_public
+    assert keyfiles.decode_key((pki / "master_sign.pub").read_text(), "p") == first.sign_public
     assert bytes(nacl.public.PrivateKey(first.box_secret.reveal()).public_key) == (first.box_public)
     assert bytes(nacl.signing.SigningKey(first.sign_secret.reveal()).verify_key) == (
         first.sign_public
@@ -167,7 +166,7 @@ def test_group_readable_signing_key_is_refused(tmp_path: Path) -> None:
 def test_public_key_file_may_be_world_readable(tmp_path: Path) -> None:
     MinionIdentity.load(str(tmp_path))
     pub = tmp_path / "minion.pub"
-    assert crypto.read_key_file(str(pub), private=False) == (
+    assert keyfiles.read_key_file(str(pub), private=False) == (
         MinionIdentity.load(str(tmp_path)).box_public
     )
 
@@ -188,15 +187,15 @@ def test_corrupt_private_key_file_is_refused(tmp_path: Path, content: bytes) -> 
 
 def test_unreadable_key_path_is_keystore_error(tmp_path: Path) -> None:
     with pytest.raises(KeyStoreError, match="cannot read key"):
-        crypto.read_key_file(str(tmp_path / "missing.key"), private=True)
+        keyfiles.read_key_file(str(tmp_path / "missing.key"), private=True)
 
 
 def test_write_file_atomic_sets_mode(tmp_path: Path) -> None:
     target = tmp_path / "f"
-    crypto.write_file_atomic(str(target), "hello\n", 0o600)
+    keyfiles.write_file_atomic(str(target), "hello\n", 0o600)
     assert target.read_text() == "hello\n"
     assert _mode(target) == 0o600
-    crypto.write_file_atomic(str(target), "bye\n", 0o644)
+    keyfiles.write_file_atomic(str(target), "bye\n", 0o644)
     assert target.read_text() == "bye\n"
     assert _mode(target) == 0o644
     assert os.listdir(tmp_path) == ["f"]

@@ -11,7 +11,8 @@ from fluxforge.errors import KeyStoreError, UsageError
 from fluxforge.master import keys
 from fluxforge.master.keys import ACCEPTED, DENIED, PENDING, REJECTED, KeyChange, KeyStore
 from fluxforge.protocol import ids
-from fluxforge.protocol.crypto import MinionIdentity, decode_key, fingerprint
+from fluxforge.protocol.crypto import MinionIdentity
+from fluxforge.protocol.keyfiles import decode_key, fingerprint
 
 
 def _pub() -> bytes:

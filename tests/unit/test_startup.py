@@ -192,3 +192,12 @@ def test_ff_call_local_ping_loads_no_state_engine(tmp_path: Path) -> None:
         )
         == []
     )
+
+
+def test_ff_key_listing_loads_no_crypto(tmp_path: Path) -> None:
+    """Listing keys reads key files; it needs neither PyNaCl nor the daemons."""
+    conf = tmp_path / "ff.conf"
+    conf.write_text(f"master:\n  root_dir: {tmp_path}\n")
+    modules = run_command(tmp_path, "ff-key", "-c", str(conf), "-L")
+    assert "fluxforge.master.keys" in modules  # it really read the key store
+    assert loaded(modules, ("nacl", "fluxforge.protocol.crypto", "fluxforge.minion")) == []
