@@ -1,24 +1,25 @@
-"""Configuration: every option declared once, loaded from one YAML file.
-
-The public names of :mod:`fluxforge.config.options`, importable from here.
+"""Configuration: every option declared once (:mod:`.schema`), loaded from one YAML file
+(:mod:`.loading`); the sample file is made from the declarations (:mod:`.sample`).
 """
 
-from fluxforge.config.options import (
+from fluxforge.config.loading import (
     DEFAULT_CONFIG,
     ENV_CONFIG,
+    build,
+    config_path,
+    ensure_dir,
+    from_mapping,
+    load,
+)
+from fluxforge.config.sample import render_sample
+from fluxforge.config.schema import (
     SECTIONS,
     STATE_OUTPUTS,
     Config,
     MasterConfig,
     MinionConfig,
-    build,
-    config_path,
     describe,
-    ensure_dir,
-    from_mapping,
-    load,
     opt,
-    render_sample,
 )
 
 __all__ = [

@@ -1,5 +1,5 @@
 """``python -m fluxforge.config``: print the sample configuration (every option, its default)."""
 
-from fluxforge.config.options import render_sample
+from fluxforge.config.sample import render_sample
 
 print(render_sample(), end="")

@@ -235,7 +235,7 @@ def test_unreadable_path_is_an_error(tmp_path: Path) -> None:
 def test_missing_default_path_gives_defaults(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config.options, "DEFAULT_CONFIG", str(tmp_path / "absent.conf"))
+    monkeypatch.setattr(config.loading, "DEFAULT_CONFIG", str(tmp_path / "absent.conf"))
     cfg = load()
     assert cfg.path == str(tmp_path / "absent.conf")
     assert cfg.master == build(MasterConfig, {})
@@ -244,13 +244,13 @@ def test_missing_default_path_gives_defaults(
 
 def test_existing_default_path_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path, "master:\n  keep_jobs: 7\n")
-    monkeypatch.setattr(config.options, "DEFAULT_CONFIG", str(path))
+    monkeypatch.setattr(config.loading, "DEFAULT_CONFIG", str(path))
     assert load().master.keep_jobs == 7
 
 
 def test_env_variable_is_honored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path, "master:\n  keep_jobs: 3\n")
-    monkeypatch.setattr(config.options, "DEFAULT_CONFIG", str(tmp_path / "absent.conf"))
+    monkeypatch.setattr(config.loading, "DEFAULT_CONFIG", str(tmp_path / "absent.conf"))
     monkeypatch.setenv(ENV_CONFIG, str(path))
     cfg = load()
     assert cfg.path == str(path)

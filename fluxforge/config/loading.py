@@ -1,0 +1,182 @@
+"""Loading a configuration file: every key and type checked, paths resolved once.
+
+A wrong option names the file, the section, the key and the closest valid
+key. Path options are relative to ``root_dir`` and are resolved here, at
+load time, so the objects handed around hold absolute paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fluxforge.config.schema import SECTIONS, Config, MasterConfig, MinionConfig
+from fluxforge.errors import ConfigError
+
+DEFAULT_CONFIG = "/etc/fluxforge/fluxforge.conf"
+ENV_CONFIG = "FLUXFORGE_CONFIG"
+
+
+def config_path(explicit: str | None) -> tuple[str, bool]:
+    """Return the config path to use and whether the user named it."""
+    if explicit:
+        return explicit, True
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return env, True
+    return DEFAULT_CONFIG, False
+
+
+def load(explicit: str | None = None) -> Config:
+    """Load and validate the configuration file.
+
+    A file named by ``-c`` or ``$FLUXFORGE_CONFIG`` must exist; the default
+    path may be absent, and then every option takes its default.
+    """
+    import yaml  # here, not at the top: commands that load no config skip PyYAML
+
+    path, named = config_path(explicit)
+    raw: Any = {}
+    if os.path.exists(path) or named:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                raw = yaml.safe_load(fh) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file; pass -c PATH or set {ENV_CONFIG}")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file: {exc.strerror}")
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"{path}:{where}: {problem}")
+    return from_mapping(raw, path)
+
+
+def from_mapping(raw: Any, path: str = "<config>") -> Config:
+    """Build a :class:`Config` from parsed YAML, validating every key."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: top level must be a mapping with master: and minion:")
+    for section in raw:
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section {section!r}{_suggest(str(section), SECTIONS)}"
+            )
+    master = build(MasterConfig, _section(raw, "master"), path, "master")
+    minion = build(MinionConfig, _section(raw, "minion"), path, "minion")
+    return Config(path=path, master=master, minion=minion)
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Any:
+    """A section's mapping; an absent or empty (null) section means defaults."""
+    value = raw.get(name)
+    return {} if value is None else value
+
+
+def _suggest(key: str, valid: typing.Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if origin is not None:
+        tp = origin
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def _type_name(tp: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    origin = typing.get_origin(tp) or tp
+    return names.get(origin, {list: "a list", dict: "a mapping"}.get(origin, str(tp)))
+
+
+def build(cls: type, values: Any, path: str = "<config>", section: str = "") -> Any:
+    """Validate ``values`` against the fields of ``cls`` and resolve paths."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{path}: section {section}: must be a mapping of options")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{path}: {section}: unknown option {key!r}{_suggest(str(key), fields)}"
+            )
+        if not _type_ok(value, hints[key]):
+            raise ConfigError(
+                f"{path}: {section}: option {key!r} must be {_type_name(hints[key])}, got {value!r}"
+            )
+        choices = fields[key].metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(
+                f"{path}: {section}: option {key!r} must be one of {', '.join(choices)}, "
+                f"got {value!r}{_suggest(str(value), choices)}"
+            )
+        between = fields[key].metadata.get("between")
+        if between and not between[0] <= value <= between[1]:
+            raise ConfigError(
+                f"{path}: {section}: option {key!r} must be from {between[0]} to {between[1]}, "
+                f"got {value!r}"
+            )
+        if hints[key] is float:
+            value = float(value)
+        clean[key] = value
+    root = clean.get("root_dir", fields["root_dir"].default)
+    if not os.path.isabs(root):
+        # A relative root_dir is relative to the config file, so a whole
+        # installation can be described by one file in a folder.
+        base = "." if path.startswith("<") else os.path.dirname(os.path.abspath(path))
+        root = os.path.abspath(os.path.join(base, root))
+    clean["root_dir"] = root
+    for name, f in fields.items():
+        if f.metadata.get("path"):
+            factory: Any = f.default_factory
+            value = clean.get(name, f.default if factory is dataclasses.MISSING else factory())
+            if isinstance(value, dict):
+                clean[name] = _resolve_roots(value, root, path, section, name)
+            elif value:
+                clean[name] = os.path.join(root, value)
+    if cls is MinionConfig and not clean.get("id"):
+        import socket
+
+        clean["id"] = socket.getfqdn()
+    return cls(**clean)
+
+
+def _resolve_roots(
+    value: dict[Any, Any], root: str, path: str, section: str, name: str
+) -> dict[str, list[str]]:
+    """``{env: [folder, ...]}`` with each folder made absolute under ``root``."""
+    out: dict[str, list[str]] = {}
+    for env, folders in value.items():
+        if isinstance(folders, str):
+            folders = [folders]
+        if not isinstance(env, str) or not isinstance(folders, list):
+            raise ConfigError(
+                f"{path}: {section}: option {name!r} must map environment names to lists "
+                f"of folders, got {env!r}: {folders!r}"
+            )
+        out[env] = [os.path.join(root, str(folder)) for folder in folders]
+    return out
+
+
+def ensure_dir(path: str | Path, mode: int = 0o755) -> None:
+    """Create ``path`` (and parents) if missing, with ``mode`` on the leaf."""
+    os.makedirs(path, mode=mode, exist_ok=True)
+    os.chmod(path, mode)
