@@ -173,7 +173,7 @@ def main(
     elif is_async:
         fail("--async cannot be combined with -b/--batch")
     pause = parse_seconds(batch_wait, "--batch-wait") if batch_wait is not None else 0.0
-    cfg = config.load(config_path).master
+    cfg = config.load_master(config_path)
     logs.setup(log_level or "warning", stderr=True)
     if "." not in function:
         fail(f"FUNCTION must be module.function, got {function!r} (e.g. test.ping)")

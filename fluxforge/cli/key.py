@@ -60,7 +60,7 @@ def main(
       ff-key -d web2 -y
     """
     exit_without_collecting()
-    cfg = config.load(config_path).master
+    cfg = config.load_master(config_path)
     logs.setup(log_level or "warning", stderr=True)
     actions = [
         ("accept", accept),

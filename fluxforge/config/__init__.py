@@ -10,6 +10,7 @@ from fluxforge.config.loading import (
     ensure_dir,
     from_mapping,
     load,
+    load_master,
 )
 from fluxforge.config.sample import render_sample
 from fluxforge.config.schema import (
@@ -36,6 +37,7 @@ __all__ = [
     "ensure_dir",
     "from_mapping",
     "load",
+    "load_master",
     "opt",
     "render_sample",
 ]

@@ -38,6 +38,23 @@ def load(explicit: str | None = None) -> Config:
     A file named by ``-c`` or ``$FLUXFORGE_CONFIG`` must exist; the default
     path may be absent, and then every option takes its default.
     """
+    raw, path = _read(explicit)
+    return from_mapping(raw, path)
+
+
+def load_master(explicit: str | None = None) -> MasterConfig:
+    """The master section, for the commands that talk to a master (``ff``, ``ff-key``).
+
+    The whole file is checked as :func:`load` checks it, but the minion
+    section's default id is not worked out: that costs a host-name lookup,
+    and these commands never use it.
+    """
+    raw, path = _read(explicit)
+    return _sections(raw, path, minion_id=False)[0]
+
+
+def _read(explicit: str | None) -> tuple[Any, str]:
+    """The parsed file (``{}`` for an absent default path) and its path."""
     import yaml  # here, not at the top: commands that load no config skip PyYAML
 
     path, named = config_path(explicit)
@@ -55,11 +72,16 @@ def load(explicit: str | None = None) -> Config:
             where = f" line {mark.line + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or "invalid YAML"
             raise ConfigError(f"{path}:{where}: {problem}")
-    return from_mapping(raw, path)
+    return raw, path
 
 
 def from_mapping(raw: Any, path: str = "<config>") -> Config:
     """Build a :class:`Config` from parsed YAML, validating every key."""
+    master, minion = _sections(raw, path, minion_id=True)
+    return Config(path=path, master=master, minion=minion)
+
+
+def _sections(raw: Any, path: str, minion_id: bool) -> tuple[MasterConfig, MinionConfig]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: top level must be a mapping with master: and minion:")
     for section in raw:
@@ -68,8 +90,8 @@ def from_mapping(raw: Any, path: str = "<config>") -> Config:
                 f"{path}: unknown section {section!r}{_suggest(str(section), SECTIONS)}"
             )
     master = build(MasterConfig, _section(raw, "master"), path, "master")
-    minion = build(MinionConfig, _section(raw, "minion"), path, "minion")
-    return Config(path=path, master=master, minion=minion)
+    minion = build(MinionConfig, _section(raw, "minion"), path, "minion", default_id=minion_id)
+    return master, minion
 
 
 def _section(raw: Mapping[str, Any], name: str) -> Any:
@@ -106,8 +128,14 @@ def _type_name(tp: Any) -> str:
     return names.get(origin, {list: "a list", dict: "a mapping"}.get(origin, str(tp)))
 
 
-def build(cls: type, values: Any, path: str = "<config>", section: str = "") -> Any:
-    """Validate ``values`` against the fields of ``cls`` and resolve paths."""
+def build(
+    cls: type, values: Any, path: str = "<config>", section: str = "", *, default_id: bool = True
+) -> Any:
+    """Validate ``values`` against the fields of ``cls`` and resolve paths.
+
+    A minion section without ``id`` takes the host's FQDN, unless
+    ``default_id`` is False (the id then stays empty).
+    """
     if not isinstance(values, Mapping):
         raise ConfigError(f"{path}: section {section}: must be a mapping of options")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -152,7 +180,7 @@ def build(cls: type, values: Any, path: str = "<config>", section: str = "") -> 
                 clean[name] = _resolve_roots(value, root, path, section, name)
             elif value:
                 clean[name] = os.path.join(root, value)
-    if cls is MinionConfig and not clean.get("id"):
+    if cls is MinionConfig and default_id and not clean.get("id"):
         import socket
 
         clean["id"] = socket.getfqdn()

@@ -426,3 +426,18 @@ def test_an_option_with_choices_names_them(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'state_output' must be one of full, terse.*'terse'\?"):
         build(MasterConfig, {"root_dir": str(tmp_path), "state_output": "tersee"})
     assert build(MasterConfig, {"root_dir": str(tmp_path), "state_output": "changes"}).state_output
+
+
+def test_load_master_checks_the_whole_file_but_looks_up_no_host_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_lookup(*args: object) -> str:
+        raise AssertionError("load_master looked up the host name")
+
+    monkeypatch.setattr(socket, "getfqdn", no_lookup)
+    path = tmp_path / "ff.conf"
+    path.write_text(f"master:\n  root_dir: {tmp_path}\n  timeout: 7\nminion:\n  master: x\n")
+    assert config.load_master(str(path)).timeout == 7
+    path.write_text("master:\n  timeout: 7\nminion:\n  mastr: x\n")
+    with pytest.raises(ConfigError, match="unknown option 'mastr'.*master"):
+        config.load_master(str(path))
