@@ -16,7 +16,6 @@ import grp
 import os
 import pwd
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,19 +36,6 @@ def ctx(tmp_path: Path) -> Iterator[JobContext]:
     files = local_client(str(tmp_path / "cache"), {"base": [str(roots)]})
     with job_context(tmp_path / "root", files=files) as job:
         yield job
-
-
-@pytest.fixture
-def names() -> Iterator[list[str]]:
-    """Unique ``fftest_<random>`` names; any user or group of those names is deleted after."""
-    made = [f"fftest_{uuid.uuid4().hex[:8]}" for _ in range(4)]
-    try:
-        yield made
-    finally:
-        for name in made:
-            subprocess.run(["userdel", "-r", name], capture_output=True)
-        for name in made:
-            subprocess.run(["groupdel", name], capture_output=True)
 
 
 def state(job: JobContext, fun: str, /, *args: object, **kwargs: object) -> dict[str, Any]:

@@ -439,5 +439,5 @@ def test_load_master_checks_the_whole_file_but_looks_up_no_host_name(
     path.write_text(f"master:\n  root_dir: {tmp_path}\n  timeout: 7\nminion:\n  master: x\n")
     assert config.load_master(str(path)).timeout == 7
     path.write_text("master:\n  timeout: 7\nminion:\n  mastr: x\n")
-    with pytest.raises(ConfigError, match="unknown option 'mastr'.*master"):
+    with pytest.raises(ConfigError, match=r"unknown option 'mastr'.*master"):
         config.load_master(str(path))
