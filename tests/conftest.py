@@ -2,7 +2,7 @@
 
 Each folder under ``tests/`` is a tier, and every test in it carries the
 tier's marker, so ``pytest -m unit`` (or ``functional``, ``host``,
-``integration``) runs one tier; ``./scripts/test`` runs them all.
+``integration``, ``security``) runs one tier; ``./scripts/test`` runs them all.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import zmq
 
 from fluxforge.testing import Cluster
 
-TIERS = ("unit", "functional", "host", "integration")
+TIERS = ("unit", "functional", "host", "integration", "security")
 _HERE = Path(__file__).resolve().parent
 
 

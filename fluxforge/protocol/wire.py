@@ -33,6 +33,8 @@ from fluxforge.errors import FrameTooLarge, MalformedFrame
 
 PROTOCOL_VERSION = 2
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+# The most msgpack objects an outer frame may hold (see parse_frame).
+OUTER_MOST = 32
 
 Number = (int, float)
 Any_ = object
@@ -132,10 +134,78 @@ def pack(obj: Any) -> bytes:
         raise
 
 
-def unpack(data: bytes, limit: int = DEFAULT_MAX_FRAME) -> Any:
-    """Decode one frame, refusing it before decoding when it is over ``limit``."""
+# What the marker byte of each msgpack type says: (bytes of a length or count
+# field, fixed bytes after it, the kind of what follows: "" scalar or bytes,
+# "array" or "map" a container of that many items).
+_SIZED: dict[int, tuple[int, int, str]] = {
+    0xC4: (1, 0, ""), 0xC5: (2, 0, ""), 0xC6: (4, 0, ""),  # bin 8/16/32
+    0xC7: (1, 1, ""), 0xC8: (2, 1, ""), 0xC9: (4, 1, ""),  # ext 8/16/32 (+ type byte)
+    0xD9: (1, 0, ""), 0xDA: (2, 0, ""), 0xDB: (4, 0, ""),  # str 8/16/32
+    0xDC: (2, 0, "array"), 0xDD: (4, 0, "array"),
+    0xDE: (2, 0, "map"), 0xDF: (4, 0, "map"),
+}  # fmt: skip
+_FIXED = {0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4}
+_FIXED |= {0xD3: 8, 0xD4: 2, 0xD5: 3, 0xD6: 5, 0xD7: 9, 0xD8: 17}  # int64, fixext + type
+
+
+def count_objects(data: bytes, most: int) -> int:
+    """How many msgpack objects ``data`` holds, read from the marker bytes alone.
+
+    Nothing is decoded and no object is made: each marker says how long its
+    value is or how many items follow, so a frame that would hold more than
+    ``most`` objects (a few bytes can declare millions of empty arrays) is
+    refused with :class:`MalformedFrame` after reading at most ``most``
+    markers. Truncated data is refused too.
+    """
+    pos, end, count, pending = 0, len(data), 0, 1
+    while pending:
+        if pos >= end:
+            raise MalformedFrame("frame is not valid msgpack (truncated)")
+        marker = data[pos]
+        pos += 1
+        pending -= 1
+        count += 1
+        items = 0
+        if marker <= 0x7F or marker >= 0xE0 or marker in (0xC0, 0xC2, 0xC3):
+            pass  # fixint, nil, false, true
+        elif marker <= 0x8F:
+            items = 2 * (marker & 0x0F)  # fixmap: keys and values
+        elif marker <= 0x9F:
+            items = marker & 0x0F  # fixarray
+        elif marker <= 0xBF:
+            pos += marker & 0x1F  # fixstr
+        elif marker in _FIXED:
+            pos += _FIXED[marker]
+        elif marker in _SIZED:
+            width, extra, kind = _SIZED[marker]
+            size = int.from_bytes(data[pos : pos + width], "big")
+            pos += width
+            if kind == "array":
+                items = size
+            elif kind == "map":
+                items = 2 * size
+            else:
+                pos += extra + size
+        else:
+            raise MalformedFrame(f"frame is not valid msgpack (marker 0x{marker:02x})")
+        pending += items
+        if count + pending > most:
+            raise MalformedFrame(f"frame holds more than {most} msgpack objects")
+    if pos > end:
+        raise MalformedFrame("frame is not valid msgpack (truncated)")
+    return count
+
+
+def unpack(data: bytes, limit: int = DEFAULT_MAX_FRAME, most: int | None = None) -> Any:
+    """Decode one frame, refusing it before decoding when it is over ``limit`` bytes.
+
+    With ``most``, a frame that holds more than ``most`` msgpack objects is
+    refused before decoding as well (:func:`count_objects`).
+    """
     if len(data) > limit:
         raise FrameTooLarge(f"frame of {len(data)} bytes is over the limit of {limit}")
+    if most is not None:
+        count_objects(data, most)
     try:
         return msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises many unrelated types
@@ -192,8 +262,12 @@ def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str,
     """Decode an outer frame and check its kind, version and part count.
 
     ``kinds`` maps each accepted kind to its number of parts after the version.
+    An outer frame holds a handful of objects (the biggest, an auth reply,
+    about a dozen), so one that declares more than :data:`OUTER_MOST` is
+    refused from its marker bytes, before anything is decoded: this is what
+    an unauthenticated peer can make the master or a minion decode.
     """
-    obj = unpack(data, limit)
+    obj = unpack(data, limit, OUTER_MOST)
     if not isinstance(obj, list) or len(obj) < 2:
         raise MalformedFrame("frame is not a [kind, version, ...] array")
     kind, version = obj[0], obj[1]
