@@ -36,7 +36,7 @@ from fluxforge.cli.common import (
 
 if TYPE_CHECKING:
     from fluxforge.client import Job
-    from fluxforge.client.batch import Batch
+    from fluxforge.client.batch import Batch, BatchSize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_MATCH, EXIT_MISSING = 0, 1, 2, 3, 4
 
@@ -161,18 +161,7 @@ def main(
         if word.startswith("-"):
             fail(f"no such option: {word}; see `ff --help`")
     tgt_type = target_type(name[len("tgt_") :] for name, given in flags.items() if given)
-    size = None
-    if batch is not None:
-        from fluxforge.client.batch import parse_batch_size  # batch mode only when asked for
-
-        size = parse_batch_size(batch)
-    if size is None:
-        for given, option in ((batch_wait is not None, "--batch-wait"), (failhard, "--failhard")):
-            if given:
-                fail(f"{option} needs -b/--batch")
-    elif is_async:
-        fail("--async cannot be combined with -b/--batch")
-    pause = parse_seconds(batch_wait, "--batch-wait") if batch_wait is not None else 0.0
+    size, pause = _batch_settings(batch, batch_wait, failhard, is_async)
     cfg = config.load_master(config_path)
     logs.setup(log_level or "warning", stderr=True)
     if "." not in function:
@@ -218,6 +207,25 @@ def main(
     finally:
         progress.clear()
         client.close()
+
+
+def _batch_settings(
+    batch: str | None, batch_wait: str | None, failhard: bool, is_async: bool
+) -> tuple[BatchSize | None, float]:
+    """The batch size (None without ``-b``) and ``--batch-wait``; wrong combinations fail."""
+    size = None
+    if batch is not None:
+        from fluxforge.client.batch import parse_batch_size  # batch mode only when asked for
+
+        size = parse_batch_size(batch)
+    if size is None:
+        for given, option in ((batch_wait is not None, "--batch-wait"), (failhard, "--failhard")):
+            if given:
+                fail(f"{option} needs -b/--batch")
+    elif is_async:
+        fail("--async cannot be combined with -b/--batch")
+    pause = parse_seconds(batch_wait, "--batch-wait") if batch_wait is not None else 0.0
+    return size, pause
 
 
 def _note(text: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from fluxforge.errors import (
     UsageError,
 )
 from fluxforge.protocol import wire
+from fluxforge.testing import wait_until
 
 CLASSES = sorted(
     (c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, FluxForgeError)),
@@ -146,9 +146,11 @@ def client_of(sock_dir: str) -> Iterator[Any]:
         peer.close()
     # The client's socket lives in zmq's shared context, whose reaper thread
     # closes its descriptors a moment after close(): wait for that.
-    deadline = time.monotonic() + 5.0
-    while _fds() - before and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(
+        lambda: not _fds() - before,
+        timeout=5.0,
+        what="zmq's reaper to close the client's descriptors",
+    )
 
 
 def _fds() -> set[str]:
