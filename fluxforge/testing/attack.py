@@ -1,0 +1,343 @@
+"""Tools for attack tests: hand-built frames, a raw peer on the request port, a publication proxy.
+
+Security tests (``tests/security``) drive real daemons with these: a
+:class:`RawPeer` speaks the request protocol frame by frame (as an outsider,
+or with an accepted minion's keys after :func:`enroll`), and a
+:class:`PubProxy` sits between the master's publisher and a minion to
+capture and inject publications.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import nacl.secret
+import nacl.signing
+import zmq
+
+from fluxforge.errors import AuthenticationFailed
+from fluxforge.events import EventListener, fire
+from fluxforge.protocol import wire
+from fluxforge.protocol.crypto import BoxCache, MinionIdentity, PublicationOpener, random_bytes
+from fluxforge.protocol.keyfiles import Secret, read_key_file
+from fluxforge.testing import Cluster, wait_until
+
+# One key for every liveness probe, so the probe id stays merely pending.
+PROBE = MinionIdentity.generate()
+UNKNOWN_JID = "20000101000000000000"
+
+
+# -- frames -------------------------------------------------------------------
+
+
+def auth_frame(minion_id: Any, public: bytes, nonce: bytes) -> bytes:
+    """A clear ``auth`` frame."""
+    return wire.frame("auth", {"id": minion_id, "pub": public, "nonce": nonce})
+
+
+def req_frame(minion_id: Any, boxed: Any) -> bytes:
+    """A ``req`` frame claiming ``minion_id``."""
+    return wire.frame("req", minion_id, boxed)
+
+
+def request_plain(t: str, rid: int, tok: bytes, seq: int, body: dict[str, Any]) -> bytes:
+    """The plaintext of a request, before it is boxed."""
+    return wire.pack({"t": t, "rid": rid, "tok": tok, "seq": seq, "body": body})
+
+
+def ret_body(jid: str, ret: Any, fun: str = "test.ping") -> dict[str, Any]:
+    """The body of a well-formed job return."""
+    return {
+        "jid": jid,
+        "fun": fun,
+        "fun_args": [],
+        "return": ret,
+        "retcode": 0,
+        "success": True,
+        "duration": 0.01,
+    }
+
+
+def pub_load(jid: str, tgt: str, fun: str, arg: list[Any]) -> dict[str, Any]:
+    """A publication load as the master would build it."""
+    return {
+        "jid": jid,
+        "tgt": tgt,
+        "tgt_type": "glob",
+        "fun": fun,
+        "arg": arg,
+        "kwarg": {},
+        "user": "root",
+        "ret": "",
+        "timeout": 5,
+    }
+
+
+def sealed_publication(
+    load: dict[str, Any], signer: nacl.signing.SigningKey, session: bytes, gen: int
+) -> bytes:
+    """A ``pub`` frame: ``load`` signed by ``signer`` and sealed with the session key."""
+    signed = signer.sign(wire.pack(load))
+    sealed = bytes(nacl.secret.SecretBox(session).encrypt(signed))
+    return wire.frame("pub", gen, sealed)
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def wait_warning(cluster: Cluster, name: str, *needles: str, timeout: float = 10.0) -> str:
+    """The first WARNING line of ``name``'s log containing every needle."""
+
+    def found() -> str | None:
+        for line in cluster.log(name).splitlines():
+            if "[WARNING]" in line and all(n in line for n in needles):
+                return line
+        return None
+
+    return wait_until(
+        found,
+        timeout,
+        what=f"a WARNING with {needles} in the {name} log",
+        detail=lambda: cluster.log(name)[-4000:],
+    )
+
+
+def warnings_in(cluster: Cluster, name: str) -> list[str]:
+    """Every WARNING line in ``name``'s log."""
+    return [ln for ln in cluster.log(name).splitlines() if "[WARNING]" in ln]
+
+
+class RawPeer:
+    """A hand-driven DEALER on the master's request port, speaking frame by frame."""
+
+    def __init__(
+        self, cluster: Cluster, minion_id: str, identity: MinionIdentity | None = None
+    ) -> None:
+        self.id = minion_id
+        self.identity = identity or MinionIdentity.generate()
+        self.master_pub = read_key_file(str(cluster.pki_dir / "master.pub"), private=False)
+        self.boxes = BoxCache(self.identity.box_secret)
+        self.grant: dict[str, Any] | None = None
+        self.master_sign_pub = b""
+        self.rid = 0
+        self.seq = 0
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self.sock: zmq.Socket[Any] = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(f"tcp://127.0.0.1:{cluster.ret_port}")
+
+    def send(self, *parts: bytes) -> None:
+        self.sock.send_multipart(list(parts))
+
+    def recv(self, timeout: float = 5.0) -> bytes | None:
+        if not self.sock.poll(int(timeout * 1000)):
+            return None
+        return bytes(self.sock.recv())
+
+    def next_frame(self, timeout: float = 5.0) -> tuple[str, Any]:
+        data = self.recv(timeout)
+        assert data is not None, f"no answer from the master within {timeout}s"
+        kind, parts = wire.parse_frame(data, wire.DEFAULT_MAX_FRAME, {"authrep": 1, "rep": 1})
+        return kind, parts[0]
+
+    def auth(self, minion_id: str | None = None, identity: MinionIdentity | None = None) -> Any:
+        """Authenticate (as ourselves by default); returns the auth reply body."""
+        identity = identity or self.identity
+        nonce = random_bytes(24)
+        self.send(auth_frame(minion_id or self.id, identity.box_public, nonce))
+        kind, body = self.next_frame()
+        assert kind == "authrep", (kind, body)
+        if body["sealed"] is not None and identity is self.identity:
+            plain = self.boxes.decrypt(self.master_pub, body["sealed"])
+            grant = wire.check(wire.unpack(plain), wire.SESSION_SHAPE, "grant")
+            assert grant["nonce"] == nonce
+            self.grant = grant
+            self.master_sign_pub = body["master_sign_pub"]
+            self.seq = 0
+        return body
+
+    def request(self, t: str, body: dict[str, Any], claim: str | None = None) -> bytes:
+        """A sealed request frame from our key (claiming ``claim`` if given), not sent."""
+        self.rid += 1
+        self.seq += 1
+        tok = self.grant["token"] if self.grant else random_bytes(16)
+        plain = request_plain(t, self.rid, tok, self.seq, body)
+        return req_frame(claim or self.id, self.boxes.encrypt(self.master_pub, plain))
+
+    def reply(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next reply, opened."""
+        kind, boxed = self.next_frame(timeout)
+        assert kind == "rep", (kind, boxed)
+        plain = self.boxes.decrypt(self.master_pub, boxed)
+        return wire.check(wire.unpack(plain), wire.REPLY_SHAPE, "reply")
+
+    def assert_dropped(self) -> None:
+        """Prove that nothing answered what we sent and the connection is still served.
+
+        The master handles one peer's frames in order, so once the reply to a probe
+        auth is in, a reply to anything sent before it would be in too: exactly one
+        frame back means nothing else was answered.
+        """
+        self.send(auth_frame("probe", PROBE.box_public, random_bytes(24)))
+        kind, body = self.next_frame()
+        assert kind == "authrep" and body["status"] == "pending", (kind, body)
+        extra = self.recv(0.2)
+        assert extra is None, f"the master answered a dropped frame: {wire.unpack(extra)}"
+
+    def close(self) -> None:
+        self.sock.close(0)
+        self.ctx.term()
+
+
+def raw_peer(
+    peers: list[RawPeer], cluster: Cluster, minion_id: str, identity: MinionIdentity | None = None
+) -> RawPeer:
+    peer = RawPeer(cluster, minion_id, identity)
+    peers.append(peer)
+    return peer
+
+
+def enroll(peers: list[RawPeer], cluster: Cluster, minion_id: str = "evil") -> RawPeer:
+    """A raw peer whose key the operator accepted, authenticated (it holds the session key)."""
+    peer = raw_peer(peers, cluster, minion_id)
+    assert peer.auth()["status"] == "pending"
+    res = cluster.ff_key("-a", minion_id, "-y")
+    assert res.returncode == 0, res
+    assert peer.auth()["status"] == "accepted"
+    assert peer.grant is not None
+    return peer
+
+
+def start_web1(cluster: Cluster, **opts: Any) -> None:
+    cluster.start_master()
+    cluster.start_minion("web1", **opts)
+    cluster.accept_and_wait("web1")
+
+
+def assert_still_serving(cluster: Cluster, drop: tuple[str, ...] = ()) -> None:
+    """Every real minion still answers, and no hostile input reached the error handler.
+
+    ``drop`` names raw peers whose accepted keys go first (they do not answer jobs);
+    deleting them also rotates the session key, which the minions must survive.
+    """
+    for minion_id in drop:
+        res = cluster.ff_key("-d", minion_id, "-y")
+        assert res.returncode == 0, res
+    res = cluster.ff("*", "test.ping", "--out", "json", "-t", "5")
+    assert res.returncode == 0, res
+    assert res.json() == dict.fromkeys(cluster.minions, True), res
+    for name in ("master", *cluster.minions):
+        assert "Traceback" not in cluster.log(name), cluster.log(name)
+
+
+def listen(cluster: Cluster, *prefixes: str) -> EventListener:
+    """An event listener whose subscription is known to be live (PUB/SUB joins late)."""
+    listener = EventListener(cluster.sock_dir, (*prefixes, "hostile-sync/"))
+    deadline = time.monotonic() + 10
+    while True:
+        fire(cluster.sock_dir, "hostile-sync/ready", {})
+        event = listener.get(0.1)
+        if event is not None and event[0] == "hostile-sync/ready":
+            break
+        if time.monotonic() > deadline:
+            listener.close()
+            raise AssertionError("the event bus did not deliver to a new listener")
+    # Drain duplicate sync events so that callers see only their own.
+    while (event := listener.get(0.1)) is not None:
+        assert event[0] == "hostile-sync/ready", event
+    return listener
+
+
+def collect(listener: EventListener, quiet: float = 0.5) -> list[tuple[str, dict[str, Any]]]:
+    """Events until ``quiet`` seconds pass with none."""
+    return list(listener.iter(quiet))
+
+
+class PubProxy:
+    """XSUB -> XPUB forwarder between the master's publisher and a minion.
+
+    It records every publication that passes and can inject frames towards the
+    minion. All sockets live in the proxy thread; other threads talk to it over
+    an inproc PAIR.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.captured: list[bytes] = []
+        self.port = 0
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self._ctl_addr = f"inproc://ctl-{uuid.uuid4().hex}"
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._forward, name="pub-proxy", daemon=True)
+        self._thread.start()
+        assert self._ready.wait(5), "proxy did not start"
+        self._ctl: zmq.Socket[Any] = self.ctx.socket(zmq.PAIR)
+        self._ctl.setsockopt(zmq.LINGER, 0)
+        self._ctl.connect(self._ctl_addr)
+
+    def _forward(self) -> None:
+        xsub = self.ctx.socket(zmq.XSUB)
+        xpub = self.ctx.socket(zmq.XPUB)
+        ctl = self.ctx.socket(zmq.PAIR)
+        for sock in (xsub, xpub, ctl):
+            sock.setsockopt(zmq.LINGER, 0)
+        try:
+            ctl.bind(self._ctl_addr)
+            xsub.connect(self.upstream)
+            self.port = xpub.bind_to_random_port("tcp://127.0.0.1")
+            self._ready.set()
+            poller = zmq.Poller()
+            for sock in (xsub, xpub, ctl):
+                poller.register(sock, zmq.POLLIN)
+            while True:
+                ready = dict(poller.poll())
+                if xsub in ready:
+                    msg = xsub.recv_multipart()
+                    with self._lock:
+                        self.captured.append(msg[-1])
+                    xpub.send_multipart(msg)
+                if xpub in ready:
+                    xsub.send_multipart(xpub.recv_multipart())
+                if ctl in ready:
+                    msg = ctl.recv_multipart()
+                    if msg[0] == b"stop":
+                        return
+                    xpub.send_multipart(msg[1:])
+        finally:
+            for sock in (xsub, xpub, ctl):
+                sock.close(0)
+
+    def frames(self) -> list[bytes]:
+        with self._lock:
+            return list(self.captured)
+
+    def inject(self, data: bytes, topic: bytes = wire.BROADCAST_TOPIC) -> None:
+        self._ctl.send_multipart([b"pub", topic, data])
+
+    def close(self) -> None:
+        self._ctl.send(b"stop")
+        self._thread.join(5)
+        self._ctl.close(0)
+        assert not self._thread.is_alive(), "proxy thread did not stop"
+        self.ctx.term()
+
+
+def open_publications(peer: RawPeer, frames: list[bytes]) -> list[tuple[bytes, dict[str, Any]]]:
+    """The frames that open with ``peer``'s session key and the master's signature."""
+    assert peer.grant is not None
+    opener = PublicationOpener(peer.master_sign_pub)
+    session = Secret(peer.grant["session"])
+    out = []
+    for data in frames:
+        _, (gen, sealed) = wire.parse_frame(data, wire.DEFAULT_MAX_FRAME, {"pub": 2})
+        if gen != peer.grant["gen"]:
+            continue
+        try:
+            out.append((data, wire.unpack(opener.open(sealed, session))))
+        except AuthenticationFailed:
+            continue
+    return out
