@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import nacl.secret
@@ -341,3 +342,80 @@ def open_publications(peer: RawPeer, frames: list[bytes]) -> list[tuple[bytes, d
         except AuthenticationFailed:
             continue
     return out
+
+
+Tamper = Callable[[bytes], "bytes | None"]
+
+
+class ReqProxy:
+    """A man in the middle on the request channel: ROUTER in front, one DEALER per peer upstream.
+
+    Minions connect to :attr:`port` instead of the master's ``ret_port``.
+    Every frame is recorded (``requests`` towards the master, ``replies``
+    towards the minion) and passed through ``on_request``/``on_reply``,
+    which may return other bytes, or None to drop the frame. Both run in
+    the proxy's thread; set them before traffic that they should see.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.requests: list[bytes] = []
+        self.replies: list[bytes] = []
+        self.on_request: Tamper = lambda data: data
+        self.on_reply: Tamper = lambda data: data
+        self.port = 0
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._forward, name="req-proxy", daemon=True)
+        self._thread.start()
+        assert self._ready.wait(5), "proxy did not start"
+
+    def _forward(self) -> None:
+        front = self.ctx.socket(zmq.ROUTER)
+        front.setsockopt(zmq.LINGER, 0)
+        backs: dict[bytes, zmq.Socket[Any]] = {}
+        owners: dict[zmq.Socket[Any], bytes] = {}
+        poller = zmq.Poller()
+        try:
+            self.port = front.bind_to_random_port("tcp://127.0.0.1")
+            poller.register(front, zmq.POLLIN)
+            self._ready.set()
+            while not self._stop.is_set():
+                for sock, _ in poller.poll(50):
+                    if sock is front:
+                        ident, data = front.recv_multipart()
+                        with self._lock:
+                            self.requests.append(data)
+                        out = self.on_request(data)
+                        if ident not in backs:
+                            back = self.ctx.socket(zmq.DEALER)
+                            back.setsockopt(zmq.LINGER, 0)
+                            back.connect(self.upstream)
+                            backs[ident], owners[back] = back, ident
+                            poller.register(back, zmq.POLLIN)
+                        if out is not None:
+                            backs[ident].send(out)
+                    else:
+                        data = sock.recv()
+                        with self._lock:
+                            self.replies.append(data)
+                        out = self.on_reply(data)
+                        if out is not None:
+                            front.send_multipart([owners[sock], out])
+        finally:
+            front.close(0)
+            for back in backs.values():
+                back.close(0)
+
+    def recorded(self) -> tuple[list[bytes], list[bytes]]:
+        """Copies of the requests and replies seen so far."""
+        with self._lock:
+            return list(self.requests), list(self.replies)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        assert not self._thread.is_alive(), "proxy thread did not stop"
+        self.ctx.term()

@@ -215,6 +215,7 @@ def test_return_for_unknown_job_is_refused(cluster: Cluster, peers: list[RawPeer
 
 
 def test_replayed_request_is_dropped(cluster: Cluster, peers: list[RawPeer]) -> None:
+    """Salt's CVE-2024-38823: its request server took replayed requests."""
     start_web1(cluster)
     evil = enroll(peers, cluster)
     listener = listen(cluster, "evil/")
@@ -262,6 +263,7 @@ def test_unknown_request_type_is_refused(cluster: Cluster, peers: list[RawPeer])
 
 
 def test_forged_and_replayed_broadcasts_are_not_run(cluster: Cluster, peers: list[RawPeer]) -> None:
+    """Salt's CVE-2022-22936: minions ran replayed job publications."""
     cluster.start_master()
     proxy = PubProxy(f"tcp://127.0.0.1:{cluster.publish_port}")
     try:
