@@ -1,8 +1,13 @@
-"""Replay guards for publications (by jid) and requests (by counter)."""
+"""Replay guards: publications (by jid), requests (by counter) and auth proofs (by challenge)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 
 class CounterWindow:
@@ -53,3 +58,62 @@ class JidWindow:
             old, _ = self._seen.popitem(last=False)
             self.floor = max(self.floor, old)
         return True
+
+
+class Challenges:
+    """One-use auth challenges that cost the master no memory until one is redeemed.
+
+    A challenge is the issuing time (8 bytes of a monotonic clock) and a MAC,
+    under a key drawn per process, of that time and the request it answers
+    (minion id, key and nonce). The master can thus check one it never
+    stored; it remembers only redeemed ones, until they expire, so each is
+    good for one proof within ``ttl`` seconds and never after a restart.
+    Only a sender holding the minion's private key can redeem one (the
+    proof is a Box from that key), so the set of redeemed ones grows only
+    with genuine authentications; ``keep`` bounds it all the same.
+    """
+
+    SIZE = 8 + 16
+
+    def __init__(
+        self, ttl: float = 30.0, keep: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.keep = keep
+        self._clock = clock
+        self._key = os.urandom(32)
+        self._redeemed: OrderedDict[bytes, float] = OrderedDict()
+
+    def _mac(self, stamp: bytes, parts: tuple[bytes, ...]) -> bytes:
+        mac = hashlib.blake2b(stamp, key=self._key, digest_size=16)
+        for part in parts:
+            mac.update(len(part).to_bytes(4, "big"))
+            mac.update(part)
+        return mac.digest()
+
+    def issue(self, *parts: bytes) -> bytes:
+        """A challenge bound to ``parts`` (the auth request it answers)."""
+        stamp = int(self._clock() * 1e9).to_bytes(8, "big")
+        return stamp + self._mac(stamp, parts)
+
+    def redeem(self, challenge: bytes, *parts: bytes) -> str:
+        """Use ``challenge`` for ``parts``: "" when it is good, else what is wrong with it."""
+        if len(challenge) != self.SIZE:
+            return "carries no challenge of this master"
+        stamp, mac = challenge[:8], challenge[8:]
+        if not hmac.compare_digest(mac, self._mac(stamp, parts)):
+            return "answers a challenge this master process did not give for that request"
+        now = self._clock()
+        age = now - int.from_bytes(stamp, "big") / 1e9
+        if not 0 <= age <= self.ttl:
+            return f"answers a challenge older than {self.ttl:g}s"
+        if challenge in self._redeemed:
+            return "answers a challenge already used (replayed?)"
+        while self._redeemed:
+            oldest, expires = next(iter(self._redeemed.items()))
+            if expires > now and len(self._redeemed) < self.keep:
+                break
+            del self._redeemed[oldest]
+        self._redeemed[challenge] = now + self.ttl
+        return ""
+

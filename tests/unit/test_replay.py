@@ -1,9 +1,9 @@
-"""Replay windows: request counters and publication jids."""
+"""Replay guards: request counters, publication jids, auth challenges."""
 
 from __future__ import annotations
 
 from fluxforge.protocol.jids import JidFactory
-from fluxforge.protocol.replay import CounterWindow, JidWindow
+from fluxforge.protocol.replay import Challenges, CounterWindow, JidWindow
 
 # -- CounterWindow ----------------------------------------------------------
 
@@ -107,3 +107,79 @@ def test_jid_evicted_at_floor_is_refused() -> None:
     assert w.accept(a) and w.accept(b) and w.accept(c)
     assert w.floor == a
     assert not w.accept(a)
+
+
+# -- Challenges ---------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_challenge_redeems_once_for_its_request() -> None:
+    clock = Clock()
+    c = Challenges(ttl=30, clock=clock)
+    challenge = c.issue(b"web1", b"k" * 32, b"n" * 24)
+    assert len(challenge) == Challenges.SIZE
+    clock.now += 29
+    assert c.redeem(challenge, b"web1", b"k" * 32, b"n" * 24) == ""
+    assert "already used" in c.redeem(challenge, b"web1", b"k" * 32, b"n" * 24)
+
+
+def test_challenge_is_bound_to_id_key_and_nonce() -> None:
+    c = Challenges(clock=Clock())
+    challenge = c.issue(b"web1", b"k" * 32, b"n" * 24)
+    for parts in (
+        (b"web2", b"k" * 32, b"n" * 24),
+        (b"web1", b"j" * 32, b"n" * 24),
+        (b"web1", b"k" * 32, b"m" * 24),
+        (b"web1k", b"" + b"k" * 31, b"n" * 24),  # moving bytes between parts changes the MAC
+    ):
+        assert "did not give" in c.redeem(challenge, *parts), parts
+    assert c.redeem(challenge, b"web1", b"k" * 32, b"n" * 24) == ""
+
+
+def test_challenge_of_another_process_or_malformed_is_refused() -> None:
+    clock = Clock()
+    other = Challenges(clock=clock).issue(b"web1", b"k", b"n")
+    c = Challenges(clock=clock)
+    assert "did not give" in c.redeem(other, b"web1", b"k", b"n")
+    assert "no challenge" in c.redeem(b"short", b"web1", b"k", b"n")
+    assert "no challenge" in c.redeem(b"", b"web1", b"k", b"n")
+
+
+def test_challenge_expires() -> None:
+    clock = Clock()
+    c = Challenges(ttl=30, clock=clock)
+    challenge = c.issue(b"web1", b"k", b"n")
+    clock.now += 30.5
+    assert "older than 30s" in c.redeem(challenge, b"web1", b"k", b"n")
+    # A stamp from the future (a forged one could not carry a good MAC anyway).
+    clock.now -= 60
+    assert "older than" in c.redeem(challenge, b"web1", b"k", b"n")
+
+
+def test_redeemed_challenges_are_forgotten_once_expired() -> None:
+    clock = Clock()
+    c = Challenges(ttl=30, keep=1000, clock=clock)
+    for n in range(100):
+        nonce = n.to_bytes(4, "big")
+        assert c.redeem(c.issue(b"web1", b"k", nonce), b"web1", b"k", nonce) == ""
+    assert len(c._redeemed) == 100
+    clock.now += 31
+    nonce = b"last"
+    assert c.redeem(c.issue(b"web1", b"k", nonce), b"web1", b"k", nonce) == ""
+    assert len(c._redeemed) == 1
+
+
+def test_redeemed_challenges_are_bounded() -> None:
+    c = Challenges(ttl=30, keep=10, clock=Clock())
+    for n in range(50):
+        nonce = n.to_bytes(4, "big")
+        assert c.redeem(c.issue(b"web1", b"k", nonce), b"web1", b"k", nonce) == ""
+    assert len(c._redeemed) <= 10
+
