@@ -1,9 +1,13 @@
-"""Replay guards: request counters, publication jids, auth challenges."""
+"""Replay guards: request counters, publication jids and their floor on disk, auth challenges."""
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 from fluxforge.protocol.jids import JidFactory
-from fluxforge.protocol.replay import Challenges, CounterWindow, JidWindow
+from fluxforge.protocol.replay import Challenges, CounterWindow, FloorFile, JidWindow
 
 # -- CounterWindow ----------------------------------------------------------
 
@@ -183,3 +187,61 @@ def test_redeemed_challenges_are_bounded() -> None:
         assert c.redeem(c.issue(b"web1", b"k", nonce), b"web1", b"k", nonce) == ""
     assert len(c._redeemed) <= 10
 
+
+# -- FloorFile ----------------------------------------------------------------
+
+MASTER = b"m" * 32
+JID = "20261202010203040506"
+
+
+def test_floor_file_round_trip_is_0600(tmp_path: Path) -> None:
+    path = tmp_path / "replay" / "web1.floor"
+    f = FloorFile(str(path))
+    assert f.load(MASTER) == ("", "")
+    f.save(JID, MASTER)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert len(path.read_bytes()) == FloorFile.LENGTH
+    later = "20261202010203040507"
+    f.save(later, MASTER)
+    f.save(JID, MASTER)  # lower: ignored
+    f.close()
+    assert FloorFile(str(path)).load(MASTER) == (later, "")
+
+
+def test_floor_file_is_only_for_its_master(tmp_path: Path) -> None:
+    path = str(tmp_path / "web1.floor")
+    FloorFile(path).save(JID, MASTER)
+    f = FloorFile(path)
+    assert f.load(b"o" * 32) == ("", "")
+    # The next save replaces the other master's floor.
+    f.save("20261202010203040500", b"o" * 32)
+    assert FloorFile(path).load(b"o" * 32) == ("20261202010203040500", "")
+    assert FloorFile(path).load(MASTER) == ("", "")
+
+
+def test_floor_file_damage_is_reported_and_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "web1.floor"
+    FloorFile(str(path)).save(JID, MASTER)
+    good = path.read_bytes()
+    for damaged in (good[:-10], good.replace(b"2026", b"2027", 1), b"", b"x" * FloorFile.LENGTH):
+        path.write_bytes(damaged)
+        jid, problem = FloorFile(str(path)).load(MASTER)
+        assert jid == "" and "damaged" in problem, damaged
+    # A damaged file is replaced whole by the next save.
+    f = FloorFile(str(path))
+    f.load(MASTER)
+    f.save(JID, MASTER)
+    assert path.read_bytes() == good
+
+
+def test_floor_file_ignores_malformed_jids_and_recreates_a_removed_file(tmp_path: Path) -> None:
+    path = tmp_path / "web1.floor"
+    f = FloorFile(str(path))
+    for bad in ("", "123", "x" * 20, "9" * 21):
+        f.save(bad, MASTER)
+    assert not path.exists()
+    f.save(JID, MASTER)
+    path.unlink()
+    f.save("20261202010203040599", MASTER)
+    assert FloorFile(str(path)).load(MASTER) == ("20261202010203040599", "")
