@@ -277,7 +277,7 @@ def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str,
 
     ``kinds`` maps each accepted kind to its number of parts after the version.
     An outer frame holds a handful of objects (the biggest, an auth reply,
-    about a dozen), so one that declares more than :data:`OUTER_MOST` is
+    16), so one that declares more than :data:`OUTER_MOST` is
     refused from its marker bytes, before anything is decoded: this is what
     an unauthenticated peer can make the master or a minion decode.
     """
