@@ -287,12 +287,19 @@ def master_ingest(peers: int, jobs: int) -> dict[str, Any]:
                 sock.setsockopt(zmq.RCVHWM, 0)
                 sock.connect(f"tcp://127.0.0.1:{c.ret_port}")
                 nonce = random_bytes(24)
-                body = {"id": f"blast{i}", "pub": ident.box_public, "nonce": nonce}
-                sock.send(wire.frame("auth", body))
-                if not sock.poll(10_000):
-                    raise RuntimeError("master did not answer auth")
-                _, (reply,) = wire.parse_frame(sock.recv(), wire.DEFAULT_MAX_FRAME, {"authrep": 1})
                 box = BoxCache(ident.box_secret)
+                body = {"id": f"blast{i}", "pub": ident.box_public, "nonce": nonce, "proof": None}
+                reply: dict[str, Any] = {"challenge": None}
+                # Two round trips: the challenge, then the proof that earns the grant.
+                for _ in range(2):
+                    if reply["challenge"] is not None:
+                        claim = {"id": body["id"], "nonce": nonce, "challenge": reply["challenge"]}
+                        body["proof"] = box.encrypt(master_pub, wire.pack(claim))
+                    sock.send(wire.frame("auth", body))
+                    if not sock.poll(10_000):
+                        raise RuntimeError("master did not answer auth")
+                    data = sock.recv()
+                    _, (reply,) = wire.parse_frame(data, wire.DEFAULT_MAX_FRAME, {"authrep": 1})
                 grant = wire.unpack(box.decrypt(master_pub, reply["sealed"]))
                 socks.append(sock)
                 boxes.append(box)

@@ -207,35 +207,37 @@ class Master:
     def _on_request(self, ident: bytes, minion_id: Any, boxed: Any) -> bytes | None:
         req = self.sessions.open_request(minion_id, boxed)
         if req["stale"]:
-            return self.sessions.seal_reply(minion_id, req["rid"], False, None, "reauth")
+            return self.sessions.seal_reply(minion_id, req, False, None, "reauth")
         try:
             body = self.requests.dispatch(minion_id, req["t"], req["body"])
         except MalformedFrame as exc:
             self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
-            return self.sessions.seal_reply(minion_id, req["rid"], False, None, str(exc))
+            return self.sessions.seal_reply(minion_id, req, False, None, str(exc))
         if isinstance(body, Deferred):
             task = asyncio.get_running_loop().create_task(
-                self._deferred(ident, minion_id, req["rid"], body)
+                self._deferred(ident, minion_id, req, body)
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return None
-        return self.sessions.seal_reply(minion_id, req["rid"], True, body)
+        return self.sessions.seal_reply(minion_id, req, True, body)
 
-    async def _deferred(self, ident: bytes, minion_id: str, rid: int, deferred: Deferred) -> None:
+    async def _deferred(
+        self, ident: bytes, minion_id: str, req: dict[str, Any], deferred: Deferred
+    ) -> None:
         """Run a request's work in the pool, then reply; an error is the reply's error."""
         try:
             result = await asyncio.get_running_loop().run_in_executor(self.pool, deferred.work)
             if deferred.done is not None:
                 result = deferred.done(result)
-            reply = self.sessions.seal_reply(minion_id, rid, True, result)
+            reply = self.sessions.seal_reply(minion_id, req, True, result)
         except FluxForgeError as exc:
             self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
-            reply = self.sessions.seal_reply(minion_id, rid, False, None, str(exc))
+            reply = self.sessions.seal_reply(minion_id, req, False, None, str(exc))
         except Exception as exc:
             log.error("request from %s failed: %s: %s", minion_id, type(exc).__name__, exc)
             log.debug("request failure", exc_info=True)
-            reply = self.sessions.seal_reply(minion_id, rid, False, None, "internal error")
+            reply = self.sessions.seal_reply(minion_id, req, False, None, "internal error")
         self._reply(ident, reply)
 
     def _on_event(self, frames: list[bytes]) -> None:

@@ -1,11 +1,22 @@
 """Authentication, the broadcast session key, and opening minion requests.
 
-A minion authenticates in clear with its id, public key and a fresh nonce.
-If its key is accepted, the reply carries, sealed in a Box to that key and
-bound to the nonce: the session key and its generation, a channel token,
-and the master's clock. Later requests are Boxes from the minion's key and
-carry the token and a counter; the master opens them with the accepted key
-of the id they claim, so a minion can only ever speak as itself.
+A minion authenticates in two round trips. The first, in clear, carries its
+id, public key and a fresh nonce; for an accepted key the master answers
+with a challenge bound to that request (and its own public keys). The
+second repeats the request with a proof: a Box from the minion's key to the
+master's over the id, the nonce and the challenge. Only then, the proof
+being from the accepted key and the challenge fresh and unused, does the
+master answer, sealed in a Box to that key and bound to the nonce: the
+session key and its generation, a channel token, and the master's clock.
+Anyone may send the first request (a public key is no secret); nothing of
+the minion's channel changes until the second proves the private key.
+
+Later requests are Boxes from the minion's key and carry the token and a
+counter; the master opens them with the accepted key of the id they claim,
+so a minion can only ever speak as itself. A minion keeps a few tokens; the
+one least recently used goes first, so a token in use is never evicted, and
+only the key's holder can mint one. Replies carry the token and counter of
+the request they answer.
 
 Removing an accepted key rotates the session key at once. Minions that see
 a publication of a newer generation re-authenticate and then open it, so no
@@ -18,7 +29,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fluxforge.errors import (
@@ -33,12 +44,14 @@ from fluxforge.master import keys
 from fluxforge.protocol import ids, wire
 from fluxforge.protocol.crypto import BoxCache, MasterIdentity, new_session_key, random_bytes
 from fluxforge.protocol.keyfiles import Secret
-from fluxforge.protocol.replay import CounterWindow
+from fluxforge.protocol.replay import Challenges, CounterWindow
 
 log = logging.getLogger(__name__)
 
 TOKENS_PER_MINION = 4
 NONCE_MIN, NONCE_MAX = 16, 64
+# How long a minion has to answer the challenge of its first auth round trip.
+CHALLENGE_TTL = 30.0
 
 
 class Sessions:
@@ -61,6 +74,7 @@ class Sessions:
         self.accepted: dict[str, bytes] = store.accepted_keys()
         self._tokens: dict[str, OrderedDict[bytes, CounterWindow]] = {}
         self._reported: dict[str, str] = {}
+        self.challenges = Challenges(CHALLENGE_TTL)
         self.warner = Warner(log)
 
     def active(self, minion_id: str) -> bool:
@@ -91,7 +105,11 @@ class Sessions:
     # -- auth -------------------------------------------------------------
 
     def authenticate(self, body: Any) -> bytes:
-        """Handle one auth request body and return the reply frame."""
+        """Handle one auth request body and return the reply frame.
+
+        Without a proof, an accepted key gets a challenge; with one, a grant
+        (or :class:`AuthenticationFailed` when the proof does not hold).
+        """
         body = wire.check(body, wire.AUTH_SHAPE, "auth")
         minion_id, public, nonce = body["id"], body["pub"], body["nonce"]
         if not ids.valid_id(minion_id):
@@ -99,25 +117,12 @@ class Sessions:
         if len(public) != 32 or not NONCE_MIN <= len(nonce) <= NONCE_MAX:
             raise MalformedFrame("auth: key or nonce has the wrong length")
         status = self.store.register(minion_id, public)
-        sealed = None
+        challenge = sealed = None
         if status == keys.ACCEPTED:
-            if self.accepted.get(minion_id) != public:
-                self.forget([minion_id])
-                self.accepted[minion_id] = public
-            token = random_bytes(16)
-            tokens = self._tokens.setdefault(minion_id, OrderedDict())
-            tokens[token] = CounterWindow()
-            while len(tokens) > TOKENS_PER_MINION:
-                tokens.popitem(last=False)
-            grant = {
-                "nonce": nonce,
-                "sign_pub": self.identity.sign_public,
-                "session": self.session.reveal(),
-                "gen": self.gen,
-                "token": token,
-                "time": time.time(),
-            }
-            sealed = self.boxes.encrypt(public, wire.pack(grant))
+            if body["proof"] is None:
+                challenge = self.challenges.issue(minion_id.encode(), public, nonce)
+            else:
+                sealed = self._grant(minion_id, public, nonce, body["proof"])
         elif status == keys.DENIED:
             self.warner.warn(
                 f"denied:{minion_id}",
@@ -129,16 +134,52 @@ class Sessions:
         if len(self._reported) > 100_000:
             self._reported.clear()
         self._reported[minion_id] = status
-        self.fire(tags.AUTH, {"id": minion_id, "status": status, "act": status})
+        if challenge is None:
+            # An accepted minion's auth is an event once it is proven, not before.
+            self.fire(tags.AUTH, {"id": minion_id, "status": status, "act": status})
         return wire.frame(
             "authrep",
             {
                 "status": status,
+                "nonce": nonce,
+                "challenge": challenge,
                 "master_pub": self.identity.box_public,
                 "master_sign_pub": self.identity.sign_public,
                 "sealed": sealed,
             },
         )
+
+    def _grant(self, minion_id: str, public: bytes, nonce: bytes, proof: bytes) -> bytes:
+        """Check the proof of an accepted key's holder, mint a token, seal the grant."""
+        try:
+            plain = self.boxes.decrypt(public, proof)
+        except AuthenticationFailed:
+            raise AuthenticationFailed(
+                f"auth: the proof for {minion_id} is not from its accepted key"
+            ) from None
+        claim = wire.check(wire.unpack(plain, 1024), wire.PROOF_SHAPE, "auth proof")
+        if claim["id"] != minion_id or claim["nonce"] != nonce:
+            raise AuthenticationFailed(f"auth: the proof of {minion_id} is for another request")
+        problem = self.challenges.redeem(claim["challenge"], minion_id.encode(), public, nonce)
+        if problem:
+            raise AuthenticationFailed(f"auth: the proof of {minion_id} {problem}")
+        if self.accepted.get(minion_id) != public:
+            self.forget([minion_id])
+            self.accepted[minion_id] = public
+        token = random_bytes(16)
+        tokens = self._tokens.setdefault(minion_id, OrderedDict())
+        tokens[token] = CounterWindow()
+        while len(tokens) > TOKENS_PER_MINION:
+            tokens.popitem(last=False)  # the least recently used
+        grant = {
+            "nonce": nonce,
+            "sign_pub": self.identity.sign_public,
+            "session": self.session.reveal(),
+            "gen": self.gen,
+            "token": token,
+            "time": time.time(),
+        }
+        return self.boxes.encrypt(public, wire.pack(grant))
 
     # -- requests ---------------------------------------------------------
 
@@ -163,15 +204,29 @@ class Sessions:
             return req
         if not window.accept(req["seq"]):
             raise ReplayDetected(f"request {req['seq']} from {minion_id} was seen before")
+        assert tokens is not None
+        tokens.move_to_end(req["tok"])
         req["stale"] = False
         return req
 
     def seal_reply(
-        self, minion_id: str, rid: int, ok: bool, body: Any = None, error: str | None = None
+        self,
+        minion_id: str,
+        req: Mapping[str, Any],
+        ok: bool,
+        body: Any = None,
+        error: str | None = None,
     ) -> bytes:
-        """The reply frame for request ``rid`` of ``minion_id``."""
+        """The reply frame to request ``req`` (as :meth:`open_request` gave it) of ``minion_id``.
+
+        It names the request by its id, token and sequence, so that it answers
+        that request and no other, even one of an earlier minion process.
+        """
         public = self.accepted.get(minion_id)
         if public is None:
             raise AuthenticationFailed(f"no accepted key for {minion_id}")
-        plain = wire.pack({"rid": rid, "ok": ok, "body": body, "error": error})
+        rid, tok, seq = req["rid"], req["tok"], req["seq"]
+        plain = wire.pack(
+            {"rid": rid, "tok": tok, "seq": seq, "ok": ok, "body": body, "error": error}
+        )
         return wire.frame("rep", self.boxes.encrypt(public, plain))

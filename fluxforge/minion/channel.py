@@ -2,8 +2,15 @@
 
 Owns the DEALER socket: authentication (pinning the master's keys), the
 session keys by generation, and Box-sealed requests with replies matched by
-request id. One channel per minion; many channels may share one event loop
+request id and checked against the request's token and sequence, so that a
+reply to another request (one recorded before this process started, say)
+is refused. One channel per minion; many channels may share one event loop
 (the swarm).
+
+Authentication is two round trips: the first learns the master's answer for
+this key (and, for an accepted one, a challenge); the second proves that
+this minion holds its private key (a Box over id, nonce and challenge) and
+gets the grant. See :mod:`fluxforge.master.sessions`.
 """
 
 from __future__ import annotations
@@ -84,8 +91,10 @@ class Channel:
         self.token = b""
         self._seq = itertools.count()
         self._rids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._auth_waiter: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
+        # rid -> (token, sequence) the request carried, and the future its reply settles
+        self._pending: dict[int, tuple[bytes, int, asyncio.Future[dict[str, Any]]]] = {}
+        self._auth_waiter: asyncio.Future[dict[str, Any]] | None = None
+        self._auth_nonce = b""
         self._auth_lock = asyncio.Lock()
         self.authenticated = asyncio.Event()
         self._reader: Drainer | None = None
@@ -138,8 +147,10 @@ class Channel:
             kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, REPLY_KINDS)
             if kind == "authrep":
                 body = wire.check(parts[0], wire.AUTH_REPLY_SHAPE, "auth reply")
-                if self._auth_waiter is not None and not self._auth_waiter.done():
-                    self._auth_waiter.set_result((body, b""))
+                waiter = self._auth_waiter
+                if waiter is None or waiter.done() or body["nonce"] != self._auth_nonce:
+                    raise AuthenticationFailed("auth reply to no auth request of ours (replayed?)")
+                waiter.set_result(body)
                 return
             if self.master_pub is None or not isinstance(parts[0], bytes):
                 raise AuthenticationFailed("reply before the master key is known")
@@ -148,10 +159,22 @@ class Channel:
         except WireError as exc:
             self.warner.warn(type(exc).__name__, f"{self.id}: dropped a frame from master: {exc}")
             return
-        fut = self._pending.pop(reply["rid"], None)
-        if fut is None:
+        rid = reply["rid"]
+        pending = self._pending.get(rid)
+        if pending is None:
             self.warner.warn("rid", f"{self.id}: dropped a reply to no request (replayed?)")
-        elif not fut.done():
+            return
+        tok, seq, fut = pending
+        if reply["tok"] != tok or reply["seq"] != seq:
+            # The genuine reply may still come: the request keeps waiting for it.
+            self.warner.warn(
+                "reply-binding",
+                f"{self.id}: dropped a reply to request {rid}: it answers another request "
+                "(its token or sequence differ; replayed or forged?)",
+            )
+            return
+        del self._pending[rid]
+        if not fut.done():
             fut.set_result(reply)
 
     # -- auth -------------------------------------------------------------
@@ -161,26 +184,52 @@ class Channel:
         async with self._auth_lock:
             await self._authenticate()
 
-    async def _authenticate(self) -> None:
-        loop = asyncio.get_running_loop()
-        nonce = random_bytes(24)
-        self._auth_waiter = loop.create_future()
-        body = {"id": self.id, "pub": self.identity.box_public, "nonce": nonce}
+    async def _auth_round(self, nonce: bytes, proof: bytes | None) -> dict[str, Any]:
+        """Send one auth request and return the master's answer to it."""
+        self._auth_waiter = asyncio.get_running_loop().create_future()
+        self._auth_nonce = nonce
+        body = {"id": self.id, "pub": self.identity.box_public, "nonce": nonce, "proof": proof}
         self._send(wire.frame("auth", body))
         try:
-            reply, _ = await asyncio.wait_for(self._auth_waiter, self.cfg.auth_timeout)
+            return await asyncio.wait_for(self._auth_waiter, self.cfg.auth_timeout)
         except TimeoutError:
             raise NotAccepted(f"master {self.cfg.master}:{self.cfg.ret_port} did not answer")
         finally:
             self._auth_waiter = None
+
+    def _master_box_key(self, box_pub: bytes, sign_pub: bytes) -> bytes:
+        """The master key to prove ourselves to: the pinned one, or one master_finger allows."""
+        if self.master_pub is not None:
+            if box_pub != self.master_pub:
+                self._pin(box_pub, sign_pub)  # raises: key changed
+            return self.master_pub
+        if self.cfg.master_finger and fingerprint(box_pub) != self.cfg.master_finger:
+            raise MasterKeyMismatch(
+                f"master key fingerprint {fingerprint(box_pub)} is not master_finger "
+                f"{self.cfg.master_finger}"
+            )
+        return box_pub
+
+    async def _authenticate(self) -> None:
+        nonce = random_bytes(24)
+        hello = await self._auth_round(nonce, None)
+        if hello["status"] != "accepted" or hello["challenge"] is None:
+            raise NotAccepted(f"master holds this minion's key as {hello['status']}")
+        # The proof goes to the pinned key (or, on first contact, to the key
+        # the master names, which the grant must then be sealed by).
+        box_pub = self._master_box_key(hello["master_pub"], hello["master_sign_pub"])
+        claim = {"id": self.id, "nonce": nonce, "challenge": hello["challenge"]}
+        reply = await self._auth_round(nonce, self.boxes.encrypt(box_pub, wire.pack(claim)))
         if reply["status"] != "accepted" or reply["sealed"] is None:
             raise NotAccepted(f"master holds this minion's key as {reply['status']}")
+        if reply["master_pub"] != box_pub:
+            raise MasterKeyMismatch(
+                f"master at {self.cfg.master} presented another key "
+                f"({fingerprint(reply['master_pub'])}) in its second auth answer"
+            )
         # The grant is sealed by the master's box key, which is pinned (or
         # checked against master_finger); the signing key is trusted only as
         # the grant names it, never from the clear part of the reply.
-        box_pub = self.master_pub if self.master_pub is not None else reply["master_pub"]
-        if box_pub != reply["master_pub"]:
-            self._pin(reply["master_pub"], reply["master_sign_pub"])  # raises: key changed
         plain = self.boxes.decrypt(box_pub, reply["sealed"])
         grant = wire.check(wire.unpack(plain), wire.SESSION_SHAPE, "session grant")
         if grant["nonce"] != nonce or len(grant["session"]) != 32:
@@ -246,13 +295,11 @@ class Channel:
             if not self.authenticated.is_set() or self.master_pub is None:
                 await self.authenticate()
             assert self.master_pub is not None
-            rid = next(self._rids)
-            plain = wire.pack(
-                {"t": kind, "rid": rid, "tok": self.token, "seq": next(self._seq), "body": body}
-            )
+            rid, tok, seq = next(self._rids), self.token, next(self._seq)
+            plain = wire.pack({"t": kind, "rid": rid, "tok": tok, "seq": seq, "body": body})
             frame = wire.frame("req", self.id, self.boxes.encrypt(self.master_pub, plain))
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-            self._pending[rid] = fut
+            self._pending[rid] = (tok, seq, fut)
             try:
                 self._send(frame)
                 reply = await asyncio.wait_for(fut, timeout or self.cfg.auth_timeout)
@@ -281,7 +328,7 @@ class Channel:
         """Close the socket and fail waiting requests."""
         if self._reader is not None:
             self._reader.close()
-        for fut in self._pending.values():
+        for _tok, _seq, fut in self._pending.values():
             if not fut.done():
                 fut.cancel()
         self.sock.close(0)

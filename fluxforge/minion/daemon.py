@@ -29,7 +29,7 @@ from fluxforge.plugins.loader import Functions, execution_functions, state_funct
 from fluxforge.protocol import ids, wire
 from fluxforge.protocol.crypto import MinionIdentity, PublicationOpener
 from fluxforge.protocol.drain import Drainer, set_reconnect
-from fluxforge.protocol.replay import JidWindow
+from fluxforge.protocol.replay import FloorFile, JidWindow
 
 log = logging.getLogger("fluxforge.minion")
 
@@ -78,6 +78,8 @@ class Minion:
         self.warner = Warner(log)
         self.jids = JidWindow()
         self.channel = Channel(cfg, self.identity, self.ctx, on_auth=self._on_auth)
+        self.floor_file = FloorFile(os.path.join(cfg.cachedir, "replay", f"{cfg.id}.floor"))
+        self._load_floor()
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.LINGER, 0)
         set_reconnect(self.sub)
@@ -96,6 +98,31 @@ class Minion:
         self._sub_reader: Drainer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
+
+    def _load_floor(self) -> None:
+        """Refuse every jid this minion accepted before it (re)started, as kept on disk."""
+        master = self.channel.master_pub
+        if master is None:
+            return  # first contact: nothing was accepted from this master yet
+        jid, problem = self.floor_file.load(master)
+        if problem:
+            log.warning("%s: replay floor: %s", self.id, problem)
+        if jid:
+            self.jids.floor = max(self.jids.floor, jid)
+            log.debug("%s: replay floor %s from %s", self.id, jid, self.floor_file.path)
+
+    def _keep_floor(self, jid: str) -> None:
+        master = self.channel.master_pub
+        if master is None:
+            return
+        try:
+            self.floor_file.save(jid, master)
+        except OSError as exc:
+            self.warner.warn(
+                "floor",
+                f"{self.id}: cannot keep the replay floor in {self.floor_file.path} "
+                f"({exc.strerror}); after a restart, a replayed older job could run again",
+            )
 
     def _on_auth(self, master_time: float) -> None:
         floor = replay_floor(master_time)
@@ -212,8 +239,11 @@ class Minion:
             log.debug("%s: job %s is not for this minion", self.id, load["jid"])
             return
         if not self.jids.accept(load["jid"]):
-            self.warner.warn("replay", f"{self.id}: dropped replayed job {load['jid']}")
+            why = "seen before" if load["jid"] > self.jids.floor else "at or below the replay floor"
+            self.warner.warn("replay", f"{self.id}: dropped replayed job {load['jid']} ({why})")
             return
+        # Kept before the job runs: once it has run, no restart may run it again.
+        self._keep_floor(load["jid"])
         self._spawn(self.run_job(load))
 
     def _rekey_then(self, data: bytes) -> None:
@@ -378,6 +408,7 @@ class Minion:
             self._sub_reader.close()
         self.channel.close()
         self.sub.close(0)
+        self.floor_file.close()
 
 
 class Hooks:

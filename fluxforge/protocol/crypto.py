@@ -8,7 +8,11 @@ Envelopes (see docs/protocol.md for the frames around them):
 * publication: ``SecretBox(session).encrypt(SigningKey.sign(payload))``;
   every minion holds the session key, the signature proves the master wrote it;
 * request/reply: ``Box(sender_sk, receiver_pk)``, so the sender is proven by
-  its key and not by the id it claims.
+  its key and not by the id it claims; a reply names the token and sequence
+  of the request it answers;
+* auth proof: ``Box(minion_sk, master_pk)`` over the minion's id, its nonce
+  and the master's one-use challenge, the proof of the private key that a
+  request token is granted for (see :mod:`fluxforge.master.sessions`).
 
 ``Box`` construction costs a Diffie-Hellman operation, so callers cache the
 boxes they build (:class:`BoxCache`). Nacl errors are translated here into

@@ -9,10 +9,11 @@ over the request channel are the explicit, versioned allow-list
 Frames (all msgpack arrays; ``V`` is :data:`PROTOCOL_VERSION`)::
 
     publication  topic, ["pub", V, gen, sealed]   PUB -> SUB, two zmq frames
-    auth         ["auth", V, {id, pub, nonce}]    DEALER -> ROUTER, clear
-    auth reply   ["authrep", V, {status, master_pub, master_sign_pub, sealed}]
+    auth         ["auth", V, {id, pub, nonce, proof}]   DEALER -> ROUTER, clear
+                 proof = nil, or Box({id, nonce, challenge}) from the minion's key
+    auth reply   ["authrep", V, {status, nonce, challenge, master_pub, master_sign_pub, sealed}]
     request      ["req", V, id, boxed]             boxed = Box({t, rid, tok, seq, body})
-    reply        ["rep", V, boxed]                 boxed = Box({rid, ok, body, error})
+    reply        ["rep", V, boxed]                 boxed = Box({rid, tok, seq, ok, body, error})
 
 A publication's first zmq frame is its topic: :data:`BROADCAST_TOPIC` for
 every minion, or :func:`minion_topic` for one, so that a job for a list of
@@ -31,7 +32,7 @@ import msgpack
 
 from fluxforge.errors import FrameTooLarge, MalformedFrame
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 # The most msgpack objects an outer frame may hold (see parse_frame).
 OUTER_MOST = 32
@@ -64,9 +65,14 @@ REQUEST_TYPES: dict[str, dict[str, Any]] = {
     "file_fetch": {"env": str, "path": str, "offset": int},
 }
 
-AUTH_SHAPE = {"id": str, "pub": bytes, "nonce": bytes}
+AUTH_SHAPE = {"id": str, "pub": bytes, "nonce": bytes, "proof": (bytes, type(None))}
+# Inside an auth request's proof: the Box from the minion's key is the proof of
+# possession, the challenge (from the master's first answer) makes it fresh.
+PROOF_SHAPE = {"id": str, "nonce": bytes, "challenge": bytes}
 AUTH_REPLY_SHAPE = {
     "status": str,
+    "nonce": bytes,
+    "challenge": (bytes, type(None)),
     "master_pub": bytes,
     "master_sign_pub": bytes,
     "sealed": (bytes, type(None)),
@@ -80,7 +86,15 @@ SESSION_SHAPE = {
     "time": Number,
 }
 REQUEST_SHAPE = {"t": str, "rid": int, "tok": bytes, "seq": int, "body": dict}
-REPLY_SHAPE = {"rid": int, "ok": bool, "body": Any_, "error": (str, type(None))}
+# A reply names the request it answers by its token and sequence as well as its id.
+REPLY_SHAPE = {
+    "rid": int,
+    "tok": bytes,
+    "seq": int,
+    "ok": bool,
+    "body": Any_,
+    "error": (str, type(None)),
+}
 PUBLICATION_SHAPE = {
     "jid": str,
     "tgt": (str, list),
@@ -263,7 +277,7 @@ def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str,
 
     ``kinds`` maps each accepted kind to its number of parts after the version.
     An outer frame holds a handful of objects (the biggest, an auth reply,
-    about a dozen), so one that declares more than :data:`OUTER_MOST` is
+    16), so one that declares more than :data:`OUTER_MOST` is
     refused from its marker bytes, before anything is decoded: this is what
     an unauthenticated peer can make the master or a minion decode.
     """

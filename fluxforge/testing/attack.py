@@ -34,9 +34,17 @@ UNKNOWN_JID = "20000101000000000000"
 # -- frames -------------------------------------------------------------------
 
 
-def auth_frame(minion_id: Any, public: bytes, nonce: bytes) -> bytes:
-    """A clear ``auth`` frame."""
-    return wire.frame("auth", {"id": minion_id, "pub": public, "nonce": nonce})
+def auth_frame(minion_id: Any, public: bytes, nonce: bytes, proof: bytes | None = None) -> bytes:
+    """A clear ``auth`` frame (the first round trip without ``proof``)."""
+    return wire.frame("auth", {"id": minion_id, "pub": public, "nonce": nonce, "proof": proof})
+
+
+def auth_proof(
+    boxes: BoxCache, master_pub: bytes, minion_id: str, nonce: bytes, challenge: bytes
+) -> bytes:
+    """The proof of an auth's second round trip: a Box from the minion's key to the master's."""
+    claim = {"id": minion_id, "nonce": nonce, "challenge": challenge}
+    return boxes.encrypt(master_pub, wire.pack(claim))
 
 
 def req_frame(minion_id: Any, boxed: Any) -> bytes:
@@ -138,19 +146,34 @@ class RawPeer:
             return None
         return bytes(self.sock.recv())
 
-    def next_frame(self, timeout: float = 5.0) -> tuple[str, Any]:
-        data = self.recv(timeout)
-        assert data is not None, f"no answer from the master within {timeout}s"
+    def parse(self, data: bytes) -> tuple[str, Any]:
+        """The kind and only part of a frame from the master."""
         kind, parts = wire.parse_frame(data, wire.DEFAULT_MAX_FRAME, {"authrep": 1, "rep": 1})
         return kind, parts[0]
 
+    def next_frame(self, timeout: float = 5.0) -> tuple[str, Any]:
+        data = self.recv(timeout)
+        assert data is not None, f"no answer from the master within {timeout}s"
+        return self.parse(data)
+
     def auth(self, minion_id: str | None = None, identity: MinionIdentity | None = None) -> Any:
-        """Authenticate (as ourselves by default); returns the auth reply body."""
+        """Authenticate (as ourselves by default); returns the auth reply body.
+
+        Both round trips: for an accepted key, the challenge of the first is
+        answered with a proof from our key when ``identity`` is ours (with
+        another's public key alone there is nothing to prove it with).
+        """
         identity = identity or self.identity
+        minion_id = minion_id or self.id
         nonce = random_bytes(24)
-        self.send(auth_frame(minion_id or self.id, identity.box_public, nonce))
+        self.send(auth_frame(minion_id, identity.box_public, nonce))
         kind, body = self.next_frame()
-        assert kind == "authrep", (kind, body)
+        assert kind == "authrep" and body["nonce"] == nonce, (kind, body)
+        if body["challenge"] is not None and identity is self.identity:
+            proof = auth_proof(self.boxes, self.master_pub, minion_id, nonce, body["challenge"])
+            self.send(auth_frame(minion_id, identity.box_public, nonce, proof))
+            kind, body = self.next_frame()
+            assert kind == "authrep" and body["nonce"] == nonce, (kind, body)
         if body["sealed"] is not None and identity is self.identity:
             plain = self.boxes.decrypt(self.master_pub, body["sealed"])
             grant = wire.check(wire.unpack(plain), wire.SESSION_SHAPE, "grant")
@@ -348,74 +371,116 @@ Tamper = Callable[[bytes], "bytes | None"]
 
 
 class ReqProxy:
-    """A man in the middle on the request channel: ROUTER in front, one DEALER per peer upstream.
+    """ROUTER -> DEALER forwarder in front of the master's request port.
 
-    Minions connect to :attr:`port` instead of the master's ``ret_port``.
-    Every frame is recorded (``requests`` towards the master, ``replies``
-    towards the minion) and passed through ``on_request``/``on_reply``,
-    which may return other bytes, or None to drop the frame. Both run in
-    the proxy's thread; set them before traffic that they should see.
+    Every peer that connects gets its own DEALER towards the master, so the
+    master still sees one peer per minion. The proxy records the replies that
+    pass (:attr:`replies`, as ``(peer, frame)``), can hold back requests that a
+    predicate picks (:meth:`hold`: they are kept in :attr:`held` and never
+    forwarded) and can inject frames towards a peer. ``on_request`` and
+    ``on_reply`` see every frame on its way (in the proxy's thread) and may
+    return other bytes, or None to drop it: a man in the middle. All sockets
+    live in the proxy thread; other threads talk to it over an inproc PAIR.
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.requests: list[bytes] = []
-        self.replies: list[bytes] = []
+        self.requests: list[tuple[bytes, bytes]] = []
+        self.replies: list[tuple[bytes, bytes]] = []
         self.on_request: Tamper = lambda data: data
         self.on_reply: Tamper = lambda data: data
+        self.held: list[tuple[bytes, bytes]] = []
         self.port = 0
+        self._picks: list[Any] = []
         self.ctx: zmq.Context[Any] = zmq.Context()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._ctl_addr = f"inproc://req-ctl-{uuid.uuid4().hex}"
         self._ready = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._forward, name="req-proxy", daemon=True)
         self._thread.start()
         assert self._ready.wait(5), "proxy did not start"
+        self._ctl: zmq.Socket[Any] = self.ctx.socket(zmq.PAIR)
+        self._ctl.setsockopt(zmq.LINGER, 0)
+        self._ctl.connect(self._ctl_addr)
 
     def _forward(self) -> None:
         front = self.ctx.socket(zmq.ROUTER)
-        front.setsockopt(zmq.LINGER, 0)
+        ctl = self.ctx.socket(zmq.PAIR)
         backs: dict[bytes, zmq.Socket[Any]] = {}
-        owners: dict[zmq.Socket[Any], bytes] = {}
+        peers: dict[zmq.Socket[Any], bytes] = {}
+        for sock in (front, ctl):
+            sock.setsockopt(zmq.LINGER, 0)
         poller = zmq.Poller()
         try:
+            ctl.bind(self._ctl_addr)
             self.port = front.bind_to_random_port("tcp://127.0.0.1")
-            poller.register(front, zmq.POLLIN)
             self._ready.set()
-            while not self._stop.is_set():
-                for sock, _ in poller.poll(50):
-                    if sock is front:
-                        ident, data = front.recv_multipart()
+            for sock in (front, ctl):
+                poller.register(sock, zmq.POLLIN)
+            while True:
+                for sock in dict(poller.poll()):
+                    if sock is ctl:
+                        msg = ctl.recv_multipart()
+                        if msg[0] == b"stop":
+                            return
+                        front.send_multipart(msg[1:])
+                    elif sock is front:
+                        peer, data = front.recv_multipart()
                         with self._lock:
-                            self.requests.append(data)
-                        out = self.on_request(data)
-                        if ident not in backs:
-                            back = self.ctx.socket(zmq.DEALER)
+                            self.requests.append((peer, data))
+                        if self._pick(peer, data):
+                            continue
+                        tampered = self.on_request(data)
+                        if tampered is None:
+                            continue
+                        back = backs.get(peer)
+                        if back is None:
+                            back = backs[peer] = self.ctx.socket(zmq.DEALER)
                             back.setsockopt(zmq.LINGER, 0)
                             back.connect(self.upstream)
-                            backs[ident], owners[back] = back, ident
+                            peers[back] = peer
                             poller.register(back, zmq.POLLIN)
-                        if out is not None:
-                            backs[ident].send(out)
+                        back.send(tampered)
                     else:
                         data = sock.recv()
                         with self._lock:
-                            self.replies.append(data)
-                        out = self.on_reply(data)
-                        if out is not None:
-                            front.send_multipart([owners[sock], out])
+                            self.replies.append((peers[sock], data))
+                        tampered = self.on_reply(data)
+                        if tampered is not None:
+                            front.send_multipart([peers[sock], tampered])
         finally:
-            front.close(0)
-            for back in backs.values():
-                back.close(0)
+            for sock in (front, ctl, *backs.values()):
+                sock.close(0)
 
-    def recorded(self) -> tuple[list[bytes], list[bytes]]:
-        """Copies of the requests and replies seen so far."""
+    def _pick(self, peer: bytes, data: bytes) -> bool:
         with self._lock:
-            return list(self.requests), list(self.replies)
+            for n, pick in enumerate(self._picks):
+                if pick(data):
+                    del self._picks[n]
+                    self.held.append((peer, data))
+                    return True
+        return False
+
+    def hold(self, pick: Any) -> None:
+        """Hold back (never forward) the next request for which ``pick(frame)`` is true."""
+        with self._lock:
+            self._picks.append(pick)
+
+    def held_frames(self) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            return list(self.held)
+
+    def replies_to(self) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            return list(self.replies)
+
+    def inject(self, peer: bytes, data: bytes) -> None:
+        """Send ``data`` to ``peer`` as if the master had."""
+        self._ctl.send_multipart([b"inject", peer, data])
 
     def close(self) -> None:
-        self._stop.set()
+        self._ctl.send(b"stop")
         self._thread.join(5)
+        self._ctl.close(0)
         assert not self._thread.is_alive(), "proxy thread did not stop"
         self.ctx.term()

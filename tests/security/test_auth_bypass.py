@@ -62,7 +62,8 @@ def test_no_request_type_is_served_without_the_senders_own_token(
                 evil.grant["token"] = token
                 evil.send(evil.request(kind, body))
                 reply = evil.reply()
-                assert reply == {"rid": evil.rid, "ok": False, "body": None, "error": "reauth"}, (
+                expected = {"rid": evil.rid, "tok": token, "seq": evil.seq}
+                assert reply == {**expected, "ok": False, "body": None, "error": "reauth"}, (
                     kind,
                     reply,
                 )

@@ -45,7 +45,7 @@ from fluxforge.testing.attack import (
 
 # -- 1. garbage at the request port -----------------------------------------------
 
-_BODY = {"id": "web9", "pub": bytes(32), "nonce": bytes(24)}
+_BODY = {"id": "web9", "pub": bytes(32), "nonce": bytes(24), "proof": None}
 GARBAGE: dict[str, tuple[list[bytes], str]] = {
     "random-bytes": ([random.Random(7).randbytes(512)], "not valid msgpack"),
     "invalid-msgpack": ([b"\x93\xa4auth\x01\xc1"], "not valid msgpack"),
@@ -58,9 +58,10 @@ GARBAGE: dict[str, tuple[list[bytes], str]] = {
         [wire.pack(["authrep", wire.PROTOCOL_VERSION, {}])],
         "unknown frame kind 'authrep'",
     ),
-    "wrong-version": ([wire.pack(["auth", 1, _BODY])], "protocol version 1 is not 2"),
-    "bool-version": ([wire.pack(["auth", True, _BODY])], "protocol version True is not 2"),
-    "float-version": ([wire.pack(["auth", 2.0, _BODY])], "protocol version 2.0 is not 2"),
+    # Version 2 is the last without proof of the key at auth: a downgrade to it is refused.
+    "wrong-version": ([wire.pack(["auth", 2, _BODY])], "protocol version 2 is not 3"),
+    "bool-version": ([wire.pack(["auth", True, _BODY])], "protocol version True is not 3"),
+    "float-version": ([wire.pack(["auth", 3.0, _BODY])], "protocol version 3.0 is not 3"),
     "part-count": (
         [wire.pack(["req", wire.PROTOCOL_VERSION, "web1"])],
         "req frame has 1 parts, expected 2",
@@ -248,8 +249,11 @@ def test_unknown_request_type_is_refused(cluster: Cluster, peers: list[RawPeer])
     body = {"fun": "cmd.run", "arg": [f"touch {marker}"], "tgt": "web1"}
     evil.send(evil.request("exec", body))
     reply = evil.reply()
+    assert evil.grant is not None
     assert reply == {
         "rid": evil.rid,
+        "tok": evil.grant["token"],
+        "seq": evil.seq,
         "ok": False,
         "body": None,
         "error": "unknown request type 'exec'",

@@ -93,7 +93,9 @@ def test_the_request_port_answers_nothing_but_auth(cluster: Cluster, peers: list
     peer = raw_peer(peers, cluster, "newcomer")
     body = peer.auth()
     assert body["status"] == "pending" and body["sealed"] is None, body
-    assert set(body) == {"status", "master_pub", "master_sign_pub", "sealed"}
+    # No challenge either: only an accepted key is invited to prove itself.
+    assert body["challenge"] is None, body
+    assert set(body) == set(wire.AUTH_REPLY_SHAPE)
     peer.send(auth_frame("newcomer", peer.identity.box_public, random_bytes(24)))
     kind, again = peer.next_frame()
     assert kind == "authrep" and again["sealed"] is None

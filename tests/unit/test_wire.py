@@ -210,7 +210,7 @@ def test_check_rejects_bool_as_int_in_request_shape() -> None:
 
 
 def test_check_optional_fields() -> None:
-    reply = {"rid": 1, "ok": True, "body": None, "error": None}
+    reply = {"rid": 1, "tok": b"t" * 16, "seq": 0, "ok": True, "body": None, "error": None}
     check(reply, wire.REPLY_SHAPE, "rep")
     check({**reply, "error": "oops"}, wire.REPLY_SHAPE, "rep")
     with pytest.raises(MalformedFrame):
@@ -277,7 +277,7 @@ def test_parse_frame_rejects_unknown_kind() -> None:
         parse_frame(pack([5, PROTOCOL_VERSION, 1]), 1000, KINDS)
 
 
-@pytest.mark.parametrize("version", [0, 1, 3, "2", None])
+@pytest.mark.parametrize("version", [0, 1, 2, 4, "3", None])
 def test_parse_frame_rejects_wrong_version(version: Any) -> None:
     with pytest.raises(MalformedFrame, match="protocol version"):
         parse_frame(pack(["auth", version, {}]), 1000, KINDS)
@@ -309,3 +309,23 @@ def test_parse_frame_checks_size_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(msgpack, "unpackb", boom)
     with pytest.raises(FrameTooLarge):
         parse_frame(data, 10, KINDS)
+
+
+def test_reply_names_the_request_by_token_and_sequence() -> None:
+    reply = {"rid": 1, "tok": b"t" * 16, "seq": 0, "ok": True, "body": None, "error": None}
+    for field in ("tok", "seq"):
+        without = {k: v for k, v in reply.items() if k != field}
+        with pytest.raises(MalformedFrame, match=f"missing field {field!r}"):
+            check(without, wire.REPLY_SHAPE, "rep")
+    with pytest.raises(MalformedFrame, match="wrong type"):
+        check({**reply, "seq": True}, wire.REPLY_SHAPE, "rep")
+
+
+def test_auth_proof_is_bytes_or_nil() -> None:
+    body = {"id": "web1", "pub": b"p" * 32, "nonce": b"n" * 24, "proof": None}
+    check(body, wire.AUTH_SHAPE, "auth")
+    check({**body, "proof": b"boxed"}, wire.AUTH_SHAPE, "auth")
+    with pytest.raises(MalformedFrame, match="wrong type"):
+        check({**body, "proof": "text"}, wire.AUTH_SHAPE, "auth")
+    with pytest.raises(MalformedFrame, match="missing field 'proof'"):
+        check({k: v for k, v in body.items() if k != "proof"}, wire.AUTH_SHAPE, "auth")

@@ -73,11 +73,14 @@ def test_truncated_or_invalid_msgpack_is_refused(data: bytes) -> None:
 
 
 def test_every_outer_frame_of_the_protocol_fits() -> None:
-    auth = wire.frame("auth", {"id": "w" * 253, "pub": b"p" * 32, "nonce": b"n" * 24})
+    body = {"id": "w" * 253, "pub": b"p" * 32, "nonce": b"n" * 64, "proof": b"x" * 120}
+    auth = wire.frame("auth", body)
     reply = wire.frame(
         "authrep",
         {
             "status": "accepted",
+            "nonce": b"n" * 64,
+            "challenge": b"c" * 24,
             "master_pub": b"a" * 32,
             "master_sign_pub": b"s" * 32,
             "sealed": b"x",
