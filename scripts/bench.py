@@ -7,6 +7,7 @@ Run through ``scripts/bench`` (which prepares the venv)::
     scripts/bench --json bench.json
     scripts/bench --compare-salt           # also Salt 3008.5 at N = 10 and 50
     scripts/bench --startup-only --compare-salt --runs 20   # the start-up table only
+    scripts/bench --sealing 1000,5000 --sealing-only        # per-minion sealing vs session
 
 Prints tables on stdout; ``--json FILE`` writes every figure. Timings are
 wall-clock on this machine; nothing here asserts a goal, it reports.
@@ -747,12 +748,30 @@ def main() -> None:
         action="store_true",
         help="only the start-up rows (with --compare-salt: and Salt at N = 50 only)",
     )
+    parser.add_argument(
+        "--sealing",
+        default="",
+        help="comma-separated N list: list jobs sealed to each minion against the session key",
+    )
+    parser.add_argument(
+        "--sealing-swarm-max",
+        type=int,
+        default=5000,
+        help="measure the sealing bench with a swarm up to this N (above it: the master alone)",
+    )
+    parser.add_argument("--sealing-only", action="store_true", help="only the sealing table")
     args = parser.parse_args()
     try:
         counts = [int(x) for x in args.minions.split(",") if x.strip()]
     except ValueError:
         parser.error(f"--minions must be numbers separated by commas, got {args.minions!r}")
     report: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    if args.sealing:
+        report["sealing"] = sealing_bench(args)
+    if args.sealing_only:
+        print_sealing(report)
+        write_json(report, args.json_file)
+        return
     log("CLI start-up costs")
     report["startup"] = startup_costs(args.runs)
     if not args.startup_only:
@@ -768,9 +787,34 @@ def main() -> None:
     if args.compare_salt:
         report["salt"] = compare_salt(args, (50,) if args.startup_only else (10, 50))
     print_tables(report)
-    if args.json_file:
-        Path(args.json_file).write_text(json.dumps(report, indent=2, sort_keys=True))
-        log(f"wrote {args.json_file}")
+    if "sealing" in report:
+        print()
+        print_sealing(report)
+    write_json(report, args.json_file)
+
+
+def write_json(report: dict[str, Any], path: str | None) -> None:
+    """Every figure as JSON in ``path``, if given."""
+    if path:
+        Path(path).write_text(json.dumps(report, indent=2, sort_keys=True))
+        log(f"wrote {path}")
+
+
+def sealing_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Per-minion sealing against session sealing (``scripts/bench_sealing.py``)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_sealing
+
+    sizes = [int(x) for x in args.sealing.split(",") if x.strip()]
+    return bench_sealing.measure(sizes, args.runs, args.procs, summary, log, args.sealing_swarm_max)
+
+
+def print_sealing(report: dict[str, Any]) -> None:
+    import bench_sealing
+
+    m = report["machine"]
+    print(f"# FluxForge {m['fluxforge']} sealing bench, {m['date']}, {m['cores']} cores\n")
+    bench_sealing.print_table(report["sealing"], fmt)
 
 
 if __name__ == "__main__":

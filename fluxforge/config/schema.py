@@ -69,6 +69,13 @@ class MasterConfig:
         16 * 1024 * 1024, "Largest request frame in bytes; larger ones are refused"
     )
     keep_jobs: int = opt(24, "Hours the job cache keeps jobs")
+    publication_sealing: str = opt(
+        "auto",
+        "auto: a job that leaves out some accepted minion is sealed to each target's own key; "
+        "session: every job with the shared session key, readable by every minion "
+        "(only to benchmark the difference)",
+        choices=("auto", "session"),
+    )
     worker_threads: int = opt(2, "Threads that compile pillar and read files for minions")
     file_roots: dict[str, list[str]] = opt(
         {"base": ["srv/fluxforge"]},

@@ -84,14 +84,17 @@ class Commands:
         minions, unknown = resolution.expected, resolution.unknown
         if not minions and not unknown:
             return {"jid": load["jid"], "minions": [], "unknown": []}
-        broadcast = load["tgt_type"] != "list"
+        candidates = sorted({*minions, *unknown})
+        # A job that leaves out some accepted minion is sealed to each candidate's
+        # own key on its own topic: the others cannot read it. One that every
+        # accepted minion may run is a broadcast under the session key.
+        broadcast = len(candidates) >= len(self.sessions.accepted)
         self.jobs.add_job(load, minions)
-        self.live.add(load["jid"], {*minions, *unknown}, broadcast)
+        # Returns from outside the candidates count only where a minion may
+        # know better than the master's cache: a broadcast, and never a list.
+        self.live.add(load["jid"], set(candidates), broadcast and load["tgt_type"] != "list")
         self.fire(tags.job_new(load["jid"]), {**load, "minions": minions, "unknown": unknown})
-        # A list names its minions: send to each on its own topic, so a job for
-        # one of thousands costs one message. Other targets go to everyone and
-        # each minion decides for itself.
-        self.publish(load, None if broadcast else minions)
+        self.publish(load, None if broadcast else candidates)
         return {"jid": load["jid"], "minions": minions, "unknown": unknown}
 
     def cmd_resolve(self, fields: dict[str, Any]) -> dict[str, Any]:

@@ -152,14 +152,29 @@ class Master:
             self.warner.warn("event-drop", f"event bus is full; dropped event {tag}")
 
     def publish(self, load: dict[str, Any], minions: list[str] | None = None) -> None:
-        """Sign and seal a job once; send it to ``minions`` by topic, or to all."""
-        sealed = self.signer.seal(wire.pack(load), self.sessions.session)
-        data = wire.frame("pub", self.sessions.gen, sealed)
-        if minions is None:
-            send_parts(self.pub, [wire.BROADCAST_TOPIC, data])
+        """Sign a job once; seal it to each of ``minions`` on its topic, or to all by session key.
+
+        With ``publication_sealing: session`` (for benchmarks only), a job for
+        ``minions`` is sealed once with the session key, as broadcasts are,
+        and sent on each minion's topic: every accepted minion can read it.
+        """
+        payload = wire.pack(load)
+        if minions is None or self.cfg.publication_sealing == "session":
+            sealed = self.signer.seal(payload, self.sessions.session)
+            data = wire.frame("pub", self.sessions.gen, sealed)
+            topics = (
+                [wire.BROADCAST_TOPIC] if minions is None else [*map(wire.minion_topic, minions)]
+            )
+            for topic in topics:
+                send_parts(self.pub, [topic, data])
             return
+        signed = self.signer.sign(payload)
+        accepted, boxes = self.sessions.accepted, self.sessions.boxes
         for minion_id in minions:
-            send_parts(self.pub, [wire.minion_topic(minion_id), data])
+            public = accepted.get(minion_id)
+            if public is not None:
+                sealed = self.signer.seal_to(signed, boxes, public)
+                send_parts(self.pub, [wire.minion_topic(minion_id), wire.frame("mpub", sealed)])
 
     # -- loops ------------------------------------------------------------
 

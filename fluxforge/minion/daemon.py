@@ -33,7 +33,9 @@ from fluxforge.protocol.replay import FloorFile, JidWindow
 
 log = logging.getLogger("fluxforge.minion")
 
-PUB_KINDS = {"pub": 2}
+# A broadcast (gen, sealed with that generation's session key), or a job
+# sealed to this minion's own key.
+PUB_KINDS = {"pub": 2, "mpub": 1}
 MAX_BUFFERED = 256
 RETURN_RETRY_SECONDS = 300.0
 # Jobs that arrive before the first pillar has come wait at most this long for it.
@@ -187,25 +189,33 @@ class Minion:
         self.on_publication(frames[1])
 
     def on_publication(self, data: bytes) -> None:
-        """Handle one publication frame."""
+        """Handle one publication frame: a broadcast, or a job sealed to this minion."""
         try:
-            _, (gen, sealed) = wire.parse_frame(data, self.cfg.max_frame_size, PUB_KINDS)
-            if not isinstance(gen, int) or not isinstance(sealed, bytes):
+            kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, PUB_KINDS)
+            gen, sealed = parts if kind == "pub" else (None, parts[0])
+            if not isinstance(gen, int | None) or not isinstance(sealed, bytes):
                 raise WireError("publication parts have the wrong types")
         except WireError as exc:
             self.warner.warn("pub-frame", f"{self.id}: dropped a publication: {exc}")
             return
-        session = self.channel.sessions.get(gen)
-        if session is None:
+        # Nothing is opened before this process has authenticated: the first
+        # auth raises the jid floor that stops replays from before a restart.
+        session = self.channel.sessions.get(gen) if gen is not None else None
+        master_pub, sign_pub = self.channel.master_pub, self.channel.master_sign_pub
+        if not self.channel.sessions or (gen is not None and session is None):
             self._rekey_then(data)
             return
         try:
-            if self._opener is None or self._opener_key != self.channel.master_sign_pub:
-                assert self.channel.master_sign_pub is not None
-                self._opener = PublicationOpener(self.channel.master_sign_pub)
-                self._opener_key = self.channel.master_sign_pub
+            assert master_pub is not None and sign_pub is not None  # pinned at auth
+            if self._opener is None or self._opener_key != sign_pub:
+                self._opener = PublicationOpener(sign_pub)
+                self._opener_key = sign_pub
+            if session is not None:
+                payload = self._opener.open(sealed, session)
+            else:
+                payload = self._opener.open_to(sealed, self.channel.boxes, master_pub)
             load = wire.check(
-                wire.unpack(self._opener.open(sealed, session), self.cfg.max_frame_size),
+                wire.unpack(payload, self.cfg.max_frame_size),
                 wire.PUBLICATION_SHAPE,
                 "publication",
             )
@@ -260,11 +270,15 @@ class Minion:
             self.warner.warn("rekey", f"{self.id}: cannot fetch the new session key: {exc}")
         frames, self._buffered = self._buffered, []
         for data in frames:
-            _, (gen, _sealed) = wire.parse_frame(data, self.cfg.max_frame_size, PUB_KINDS)
-            if gen in self.channel.sessions:
+            kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, PUB_KINDS)
+            if not self.channel.sessions:
+                self.warner.warn("gen", f"{self.id}: dropped a publication: not authenticated")
+            elif kind == "mpub" or parts[0] in self.channel.sessions:
                 self.on_publication(data)
             else:
-                self.warner.warn("gen", f"{self.id}: dropped a publication of unknown key {gen}")
+                self.warner.warn(
+                    "gen", f"{self.id}: dropped a publication of unknown key {parts[0]}"
+                )
 
     # -- jobs -------------------------------------------------------------
 

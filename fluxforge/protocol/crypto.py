@@ -5,8 +5,10 @@ broadcasts). Minion: an X25519 key pair. Private key files are 0600.
 
 Envelopes (see docs/protocol.md for the frames around them):
 
-* publication: ``SecretBox(session).encrypt(SigningKey.sign(payload))``;
+* broadcast publication: ``SecretBox(session).encrypt(SigningKey.sign(payload))``;
   every minion holds the session key, the signature proves the master wrote it;
+* targeted publication: ``Box(master_sk, minion_pk).encrypt(SigningKey.sign(payload))``,
+  signed once and sealed once per target minion, so only that minion opens it;
 * request/reply: ``Box(sender_sk, receiver_pk)``, so the sender is proven by
   its key and not by the id it claims; a reply names the token and sequence
   of the request it answers;
@@ -142,6 +144,19 @@ class Signer:
         signed = self._key.sign(payload)
         return bytes(nacl.secret.SecretBox(session.reveal()).encrypt(signed))
 
+    def sign(self, payload: bytes) -> bytes:
+        """``payload`` signed (signature, then payload), for :meth:`seal_to` to seal per target."""
+        return bytes(self._key.sign(payload))
+
+    @staticmethod
+    def seal_to(signed: bytes, boxes: BoxCache, minion_public: bytes) -> bytes:
+        """Encrypt a :meth:`sign` result for one minion: a Box from the master's key to its key.
+
+        ``boxes`` must be the master's own cache (the one that seals replies),
+        so that one nonce sequence covers every Box between the same keys.
+        """
+        return boxes.encrypt(minion_public, signed)
+
 
 class PublicationOpener:
     """Decrypts and verifies publications on a minion."""
@@ -158,6 +173,23 @@ class PublicationOpener:
             signed = nacl.secret.SecretBox(session.reveal()).decrypt(sealed)
         except (nacl.exceptions.CryptoError, ValueError, TypeError):
             raise AuthenticationFailed("publication does not decrypt with the session key")
+        return self._verified(signed)
+
+    def open_to(self, sealed: bytes, boxes: BoxCache, master_public: bytes) -> bytes:
+        """Open a publication sealed to this minion (:meth:`Signer.seal_to`) and verify it.
+
+        ``boxes`` holds this minion's secret key; ``master_public`` is the
+        pinned master box key.
+        """
+        try:
+            signed = boxes.decrypt(master_public, sealed)
+        except AuthenticationFailed:
+            raise AuthenticationFailed(
+                "publication sealed to a minion does not open with this minion's key"
+            )
+        return self._verified(signed)
+
+    def _verified(self, signed: bytes) -> bytes:
         try:
             return bytes(self._verify.verify(signed))
         except (nacl.exceptions.BadSignatureError, ValueError, TypeError):

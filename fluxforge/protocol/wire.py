@@ -9,6 +9,7 @@ over the request channel are the explicit, versioned allow-list
 Frames (all msgpack arrays; ``V`` is :data:`PROTOCOL_VERSION`)::
 
     publication  topic, ["pub", V, gen, sealed]   PUB -> SUB, two zmq frames
+    targeted     topic, ["mpub", V, sealed]        PUB -> SUB, sealed to that topic's minion
     auth         ["auth", V, {id, pub, nonce, proof}]   DEALER -> ROUTER, clear
                  proof = nil, or Box({id, nonce, challenge}) from the minion's key
     auth reply   ["authrep", V, {status, nonce, challenge, master_pub, master_sign_pub, sealed}]
@@ -16,8 +17,9 @@ Frames (all msgpack arrays; ``V`` is :data:`PROTOCOL_VERSION`)::
     reply        ["rep", V, boxed]                 boxed = Box({rid, tok, seq, ok, body, error})
 
 A publication's first zmq frame is its topic: :data:`BROADCAST_TOPIC` for
-every minion, or :func:`minion_topic` for one, so that a job for a list of
-minions reaches only those (zmq filters on the publisher's side).
+every minion, or :func:`minion_topic` for one. Topics are not secret (any
+subscriber may ask for every topic); what keeps a targeted job from other
+minions is that ``mpub`` is sealed to its minion's own key.
 """
 
 from __future__ import annotations

@@ -351,15 +351,16 @@ class PubProxy:
 
 
 def open_publications(peer: RawPeer, frames: list[bytes]) -> list[tuple[bytes, dict[str, Any]]]:
-    """The frames that open with ``peer``'s session key and the master's signature."""
+    """The broadcasts that open with ``peer``'s session key and the master's signature."""
     assert peer.grant is not None
     opener = PublicationOpener(peer.master_sign_pub)
     session = Secret(peer.grant["session"])
     out = []
     for data in frames:
-        _, (gen, sealed) = wire.parse_frame(data, wire.DEFAULT_MAX_FRAME, {"pub": 2})
-        if gen != peer.grant["gen"]:
-            continue
+        kind, parts = wire.parse_frame(data, wire.DEFAULT_MAX_FRAME, {"pub": 2, "mpub": 1})
+        if kind != "pub" or parts[0] != peer.grant["gen"]:
+            continue  # sealed to one minion, or of another generation
+        sealed = parts[1]
         try:
             out.append((data, wire.unpack(opener.open(sealed, session))))
         except AuthenticationFailed:

@@ -219,6 +219,32 @@ def test_publish_fills_an_empty_jid_and_publishes_to_the_resolved_minions(master
     assert master.fired[0][0] == f"ff/job/{result['jid']}/new"
 
 
+@pytest.mark.parametrize(
+    ("tgt", "tgt_type", "sealed_to"),
+    [
+        ("web1", "glob", ["web1"]),
+        (["web2"], "list", ["web2"]),
+        ("web[12]", "glob", None),
+        (["web1", "web2", "web3"], "list", None),
+        ("*", "glob", None),
+        # The master lacks both minions' grains: neither is ruled out.
+        ("role:db", "grain", None),
+    ],
+)
+def test_a_job_that_leaves_out_an_accepted_minion_is_sealed_to_each_candidate(
+    master: Master, tgt: Any, tgt_type: str, sealed_to: list[str] | None
+) -> None:
+    master.store.accept("web2")
+    master.commands.sessions.reload_accepted()
+    result = master.commands.dispatch(
+        {"cmd": "publish", "load": {**LOAD, "jid": "", "tgt": tgt, "tgt_type": tgt_type}}
+    )
+    assert master.published == [(master.published[0][0], sealed_to)]
+    job = master.commands.live.live[result["jid"]]
+    # A job sent only to its candidates takes returns only from them.
+    assert job.broadcast is (sealed_to is None and tgt_type != "list")
+
+
 def test_a_bad_target_is_a_target_error_and_publishes_nothing(master: Master) -> None:
     with pytest.raises(TargetError, match=r"^invalid target: "):
         master.commands.dispatch({"cmd": "resolve", "tgt": "x", "tgt_type": "nodegroup"})

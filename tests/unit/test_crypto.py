@@ -261,6 +261,91 @@ def test_opener_rejects_invalid_verify_key() -> None:
         PublicationOpener(b"short")
 
 
+# -- publications sealed to one minion --------------------------------------
+
+
+def _sealed_to(master: MasterIdentity, minion: MinionIdentity, payload: bytes) -> bytes:
+    signer = Signer(master.sign_secret)
+    return signer.seal_to(signer.sign(payload), BoxCache(master.box_secret), minion.box_public)
+
+
+def _open_as(master: MasterIdentity, minion: MinionIdentity, sealed: bytes) -> bytes:
+    opener = PublicationOpener(master.sign_public)
+    return opener.open_to(sealed, BoxCache(minion.box_secret), master.box_public)
+
+
+def test_sealed_to_a_minion_roundtrip(master: MasterIdentity) -> None:
+    minion = MinionIdentity.generate()
+    payload = b"\x93\x01\x02\x03 cmd.run secret"
+    sealed = _sealed_to(master, minion, payload)
+    assert payload not in sealed
+    assert _open_as(master, minion, sealed) == payload
+
+
+def test_sign_once_seal_to_many(master: MasterIdentity) -> None:
+    signer, boxes = Signer(master.sign_secret), BoxCache(master.box_secret)
+    signed = signer.sign(b"one job")
+    minions = [MinionIdentity.generate() for _ in range(3)]
+    sealed = [signer.seal_to(signed, boxes, m.box_public) for m in minions]
+    assert len(set(sealed)) == 3
+    assert [_open_as(master, m, s) for m, s in zip(minions, sealed, strict=True)] == [
+        b"one job"
+    ] * 3
+
+
+def test_sealed_to_another_minion_does_not_open(master: MasterIdentity) -> None:
+    sealed = _sealed_to(master, MinionIdentity.generate(), b"for web1")
+    with pytest.raises(AuthenticationFailed, match="does not open with this minion's key"):
+        _open_as(master, MinionIdentity.generate(), sealed)
+
+
+def test_sealed_by_another_box_key_does_not_open(master: MasterIdentity) -> None:
+    minion = MinionIdentity.generate()
+    # A peer (another minion) seals to this minion with its own box key.
+    other = MinionIdentity.generate()
+    signed = Signer(master.sign_secret).sign(b"payload")
+    sealed = BoxCache(other.box_secret).encrypt(minion.box_public, signed)
+    with pytest.raises(AuthenticationFailed, match="does not open with this minion's key"):
+        _open_as(master, minion, sealed)
+
+
+def test_sealed_to_a_minion_with_another_signer_fails(master: MasterIdentity) -> None:
+    minion = MinionIdentity.generate()
+    impostor = Signer(Secret(bytes(nacl.signing.SigningKey.generate())))
+    sealed = impostor.seal_to(
+        impostor.sign(b"payload"), BoxCache(master.box_secret), minion.box_public
+    )
+    with pytest.raises(AuthenticationFailed, match="signature is not the master's"):
+        _open_as(master, minion, sealed)
+
+
+def test_a_reply_box_is_not_a_publication(master: MasterIdentity) -> None:
+    minion = MinionIdentity.generate()
+    # Same keys, same direction, but not signed: a reply or a grant cannot pass for a job.
+    sealed = BoxCache(master.box_secret).encrypt(minion.box_public, b"\x84" + b"x" * 80)
+    with pytest.raises(AuthenticationFailed, match="signature"):
+        _open_as(master, minion, sealed)
+
+
+@pytest.mark.parametrize("cut", [1, 16, 40, 64 + 16])
+def test_sealed_to_a_minion_truncated_fails(master: MasterIdentity, cut: int) -> None:
+    minion = MinionIdentity.generate()
+    sealed = _sealed_to(master, minion, b"payload" * 5)
+    with pytest.raises(AuthenticationFailed):
+        _open_as(master, minion, sealed[:-cut])
+    with pytest.raises(AuthenticationFailed):
+        _open_as(master, minion, sealed[:cut])
+
+
+@pytest.mark.parametrize("index", [0, 24, -1])
+def test_sealed_to_a_minion_tampered_fails(master: MasterIdentity, index: int) -> None:
+    minion = MinionIdentity.generate()
+    sealed = bytearray(_sealed_to(master, minion, b"payload" * 5))
+    sealed[index] ^= 0x01
+    with pytest.raises(AuthenticationFailed, match="does not open"):
+        _open_as(master, minion, bytes(sealed))
+
+
 # -- boxes ----------------------------------------------------------------
 
 
