@@ -132,9 +132,15 @@ class Tree:
 
     def _render(self, local: str, shown: str, env: str, context: dict[str, Any], what: str) -> Any:
         text = self.read(local, shown)
+        trusted = {key: value for key, value in context.items() if key not in template.UNTRUSTED}
+        data = {key: context[key] for key in template.UNTRUSTED if key in context}
         try:
             return render(
-                text, name=shown, context=context, loader=template.loader_for(self.files, env)
+                text,
+                name=shown,
+                context=trusted,
+                untrusted_context=data,
+                loader=template.loader_for(self.files, env),
             )
         except RenderError as exc:
             raise StateTreeError(f"{what}: {exc}")
