@@ -725,7 +725,9 @@ def render(
     Jinja; ``untrusted_context`` more variables whose values (grains,
     pillar, event data, job arguments, functions that read them) are data
     that cannot change the structure of a YAML document they are printed
-    in (see :mod:`fluxforge.render.untrusted`); ``loader`` serves
+    in (see :mod:`fluxforge.render.untrusted`; a value given through
+    :func:`~fluxforge.render.untrusted.prepare` is tainted once for many
+    renders); ``loader`` serves
     ``{% import %}``/``{% include %}``; ``default`` the pipeline when the
     first line is not ``#!...``. ``strict=False`` makes undefined Jinja
     names render as empty text. Raises :class:`~fluxforge.errors.RenderError`
@@ -737,7 +739,7 @@ def render(
     if isinstance(text, untrusted.Tainted):
         body = untrusted.Tainted(body)
     if untrusted_context:
-        context = {**context, **{key: untrusted.taint(v) for key, v in untrusted_context.items()}}
+        context = {**context, **{key: untrusted.tainted(v) for key, v in untrusted_context.items()}}
     src = Source(name, context, loader, show_source, strict)
     steps = pipeline(spec, name)
     table = untrusted.Placeholders()

@@ -163,6 +163,30 @@ def taint(value: Any) -> Any:
     return value
 
 
+class Prepared:
+    """An untrusted value tainted once (:func:`prepare`), to pass to many renders as it is.
+
+    Renders given the same prepared value share it, as they would share the
+    original: what one template changes in it, the next one sees.
+    """
+
+    __slots__ = ("source", "value")
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.value = taint(source)
+
+
+def prepare(value: Any) -> Prepared:
+    """``value`` tainted once, for renders that would each taint it again."""
+    return value if isinstance(value, Prepared) else Prepared(value)
+
+
+def tainted(value: Any) -> Any:
+    """What a template sees of an untrusted context value (prepared or not)."""
+    return value.value if isinstance(value, Prepared) else taint(value)
+
+
 def holds_taint(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` is, or holds (in a dict, list, tuple or set), a tainted string."""
     if isinstance(value, Tainted):
