@@ -36,6 +36,7 @@ import datetime
 import functools
 import json
 import re
+import shlex
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -353,6 +354,11 @@ def _yaml_dquote(value: Any) -> str:
     return text.strip()
 
 
+def _quote(value: Any) -> str:
+    """``value`` quoted as one word of a POSIX shell command line (``shlex.quote``)."""
+    return shlex.quote(_text(value))
+
+
 def _sequence(value: Any) -> list[Any]:
     """``value`` itself if it is a list or tuple (as a list), else ``[value]``."""
     if isinstance(value, list | tuple):
@@ -387,6 +393,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "yaml_encode": _yaml_encode,
     "yaml_dquote": _yaml_dquote,
     "sequence": _sequence,
+    "quote": _quote,
     "is_list": _is_list,
     "json_decode_dict": _json_decode_dict,
     "json_encode_dict": _json_encode_dict,

@@ -6,6 +6,7 @@ import copy
 import datetime
 import json
 import pickle
+import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -624,3 +625,10 @@ def test_untrusted_values_keep_types_and_serialise() -> None:
     assert json.dumps(out) == '{"k": "x: y"}'
     assert copy.deepcopy(out) == out
     assert pickle.loads(pickle.dumps(out)) == out
+
+
+def test_quote_makes_one_shell_word_and_keeps_the_value_exact() -> None:
+    value = "x; rm -rf / #\nevil: 1"
+    out = u("cmd: echo {{ v | quote }}\n", v=value)
+    assert out == {"cmd": "echo " + shlex.quote(value)}
+    assert shlex.split(out["cmd"]) == ["echo", value]
