@@ -107,9 +107,21 @@ _KEPT = [
 for _name in _KEPT:
     setattr(Tainted, _name, _keep_taint(_name))
 
-# Dumped as the string it is, by every safe YAML dumper (the ``yaml`` filters, outputters).
-yaml.add_representer(Tainted, yaml.representer.SafeRepresenter.represent_str, yaml.SafeDumper)
-yaml.add_representer(Tainted, yaml.representer.SafeRepresenter.represent_str, yaml.Dumper)
+
+def _represent(dumper: yaml.representer.SafeRepresenter, data: Tainted) -> yaml.ScalarNode:
+    return dumper.represent_str(str.__str__(data))  # the C emitter takes plain strings only
+
+
+# Dumped as the string it is by every YAML dumper (the ``yaml`` filters, outputters, stores).
+for _dumper in (
+    yaml.representer.SafeRepresenter,
+    yaml.representer.Representer,
+    yaml.SafeDumper,
+    yaml.Dumper,
+    getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+    getattr(yaml, "CDumper", yaml.Dumper),
+):
+    _dumper.add_representer(Tainted, _represent)
 
 
 class _TaintedMapping(Mapping[str, Any]):
@@ -192,7 +204,7 @@ def holds_taint(value: Any, depth: int = 0) -> bool:
     if isinstance(value, Tainted):
         return True
     if depth > 64:
-        return False
+        return True  # too deep to look through: assume the worst
     if isinstance(value, dict):
         return any(holds_taint(k, depth + 1) or holds_taint(v, depth + 1) for k, v in value.items())
     if isinstance(value, list | tuple | set | frozenset):

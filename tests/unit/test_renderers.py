@@ -632,3 +632,10 @@ def test_quote_makes_one_shell_word_and_keeps_the_value_exact() -> None:
     out = u("cmd: echo {{ v | quote }}\n", v=value)
     assert out == {"cmd": "echo " + shlex.quote(value)}
     assert shlex.split(out["cmd"]) == ["echo", value]
+
+
+def test_a_deeply_nested_value_lands_as_itself() -> None:
+    deep: Any = "both ' and \" \nevil: 1"
+    for _ in range(80):
+        deep = [deep]
+    assert u("k: {{ v }}\n", v=deep) == {"k": deep}
