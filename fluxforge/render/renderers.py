@@ -499,10 +499,16 @@ class _Environment(jinja2.sandbox.SandboxedEnvironment):
     """The sandbox, with untrusted values printed as placeholders (see ``render.untrusted``)."""
 
     code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"%", "+"})  # '%s-%s' % (grains.a, grains.b)
 
     @staticmethod
     def concat_text(parts: tuple[Any, ...]) -> str:
         return untrusted.concat(parts)
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        return untrusted.propagate(super().call_binop(context, operator, left, right), left, right)
 
     def call(
         __self,
