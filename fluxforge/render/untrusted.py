@@ -16,11 +16,12 @@ document. The renderer keeps the two apart in three steps:
    so it means the same in any YAML position (key, value, inside quotes or
    a block scalar) and a value cannot forge one.
 3. The YAML step puts the values back while it builds nodes, after the
-   document's structure is fixed: a scalar that is exactly one token and
-   written plain gets the value with its type resolved as YAML would
-   resolve that text on one line (``80`` an int, ``true`` a bool), or the
-   string as it is when it spans lines; any other scalar gets the values'
-   text in place of the tokens, and stays a string if it was quoted.
+   document's structure is fixed. A plain scalar that is one token whose
+   value is a list or mapping becomes that value. Otherwise the tokens are
+   replaced by their values' text; a plain scalar without an explicit tag
+   then gets the type YAML resolves that text to when it is one line
+   (``80`` an int, ``true`` a bool, as before), and stays a string when
+   it holds a line break; a quoted or block scalar stays a string.
 
 Renders that end in text (``jinja`` alone, for file templates) get the
 tokens replaced by the values' text: their output is what it was.
