@@ -18,6 +18,7 @@ from fluxforge.files.server import DEFAULT_ENV
 from fluxforge.highstate import template
 from fluxforge.highstate.trees import is_glob, read_text
 from fluxforge.render.renderers import render
+from fluxforge.render.untrusted import Prepared, prepare
 
 if TYPE_CHECKING:
     from fluxforge.plugins.context import JobContext
@@ -61,6 +62,7 @@ class Tree:
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
         self.files = ctx.files
+        self._prepared: dict[str, Prepared] = {}
 
     def fetch(self, relpath: str, env: str) -> str | None:
         """The local path of the tree's file ``relpath``, or None when there is none."""
@@ -130,11 +132,25 @@ class Tree:
         context = template.context(self.ctx, env)
         return self._render(local, shown, env, context, "Rendering the top file failed"), shown
 
+    def _prepare(self, key: str, value: Any) -> Prepared:
+        """``value`` tainted once per run (grains and pillar are the same for every file)."""
+        prepared = self._prepared.get(key)
+        if prepared is None or prepared.source is not value:
+            prepared = self._prepared[key] = prepare(value)
+        return prepared
+
     def _render(self, local: str, shown: str, env: str, context: dict[str, Any], what: str) -> Any:
         text = self.read(local, shown)
+        trusted = {key: value for key, value in context.items() if key not in template.UNTRUSTED}
+        names = [key for key in template.UNTRUSTED if key in context]
+        data = {key: self._prepare(key, context[key]) for key in names}
         try:
             return render(
-                text, name=shown, context=context, loader=template.loader_for(self.files, env)
+                text,
+                name=shown,
+                context=trusted,
+                untrusted_context=data,
+                loader=template.loader_for(self.files, env),
             )
         except RenderError as exc:
             raise StateTreeError(f"{what}: {exc}")

@@ -48,6 +48,15 @@ class FunctionsProxy(Mapping[str, Callable[..., Any]]):
         return len(self._ctx.funcs.names())
 
 
+UNTRUSTED = ("grains", "pillar", "ff", "salt")
+"""Context variables whose values an SLS file prints as data, never as YAML structure.
+
+Grains are the minion's claim, pillar may hold grains and job arguments
+(``pillar=`` overrides), and what execution functions return
+(``salt['pillar.get']``) comes from them too. See :mod:`fluxforge.render.untrusted`.
+"""
+
+
 def opts_view(ctx: JobContext) -> dict[str, Any]:
     """The minion's options as a plain dict, for ``opts`` in templates."""
     return dataclasses.asdict(ctx.opts)

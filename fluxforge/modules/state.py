@@ -30,6 +30,7 @@ from fluxforge.highstate.compiler import CompileError
 from fluxforge.pillar.data import merge
 from fluxforge.plugins.context import JobContext, activate, current, deactivate
 from fluxforge.plugins.results import Result
+from fluxforge.render.untrusted import taint
 
 RETCODE_ERROR = 1
 RETCODE_FAILED = 2
@@ -117,7 +118,8 @@ def _run_context(fun: str, test: bool, pillar: Any) -> Iterator[JobContext]:
     run_ctx = dataclasses.replace(
         ctx,
         test=bool(ctx.test or test),
-        pillar=merge(ctx.pillar, pillar) if pillar else ctx.pillar,
+        # Job arguments are data: never rendered as templates (render.untrusted).
+        pillar=merge(ctx.pillar, taint(pillar)) if pillar else ctx.pillar,
     )
     token = activate(run_ctx)
     try:
@@ -234,7 +236,7 @@ def single(
             return failed
         with _one_run(ctx, "state.single", queue):
             try:
-                results = engine.run_single(ctx, fun, name, kwargs, saltenv)
+                results = engine.run_single(ctx, fun, taint(name), taint(kwargs), saltenv)
             except CompileError as exc:
                 return Result(exc.errors, RETCODE_ERROR)
     return Result(results, _retcode(results))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,10 @@ from fluxforge.pillar.roots import Roots, roots_for
 from fluxforge.render.renderers import render
 
 TOP = "top.sls"
+
+UNTRUSTED = ("grains", "pillar")
+"""Context variables rendered as untrusted data: the minion reports its grains, and pillar
+values may hold them. They are copied for each file, so a template cannot change them."""
 
 
 def environments(cfg: MasterConfig, env: str = "") -> list[str]:
@@ -47,16 +50,17 @@ class Compiler:
         """The Jinja variables of a top or SLS file of ``env``.
 
         ``pillar`` is the pillar merged so far (earlier SLS files in top
-        order), a copy: a template cannot change it.
+        order), a copy: a template cannot change it. ``grains`` and
+        ``pillar`` are untrusted (see :data:`UNTRUSTED`).
         """
         return {
-            "grains": copy.deepcopy(dict(self.grains)),
+            "grains": dict(self.grains),
             "id": self.minion_id,
             "minion_id": self.minion_id,
             "saltenv": env,
             "env": env,
             "opts": {"id": self.minion_id, "environment": env},
-            "pillar": copy.deepcopy(self.pillar),
+            "pillar": self.pillar,
             **extra,
         }
 
@@ -206,9 +210,16 @@ class Compiler:
     def render_file(self, roots: Roots, path: str, display: str, context: dict[str, Any]) -> Any:
         """Render one file of ``roots``; its errors never quote the source (it may hold secrets)."""
         text = roots.read(path, display)
+        trusted = {key: value for key, value in context.items() if key not in UNTRUSTED}
+        data = {key: context[key] for key in UNTRUSTED if key in context}
         try:
             return render(
-                text, name=display, context=context, loader=roots.loader, show_source=False
+                text,
+                name=display,
+                context=trusted,
+                untrusted_context=data,
+                loader=roots.loader,
+                show_source=False,
             )
         except RenderError as exc:
             raise PillarError(str(exc))

@@ -33,8 +33,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import functools
 import json
 import re
+import shlex
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+import jinja2.compiler
 import jinja2.ext
 import jinja2.nodes
 import jinja2.parser
@@ -50,6 +53,7 @@ import yaml
 from yaml.constructor import ConstructorError
 
 from fluxforge.errors import RenderError
+from fluxforge.render import untrusted
 
 DEFAULT_PIPELINE = "jinja|yaml"
 
@@ -133,14 +137,39 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class _PlaceholderLoader(untrusted.PlaceholderComposer, _StrictLoader):
+    """The strict loader, putting back the untrusted values of the render in progress."""
+
+
+untrusted.install(_PlaceholderLoader)
+
+
+def _load_document(text: str) -> Any:
+    table = untrusted.active()
+    if table is None or not table.in_text(text):
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe
+    loader = _PlaceholderLoader(text)
+    loader.placeholders = table
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _shown_line(text: str, line: int | None) -> str | None:
+    shown = _line_of(text, line)
+    table = untrusted.active()
+    return table.text(shown) if shown is not None and table is not None else shown
+
+
 def _yaml(text: str, name: str) -> Any:
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe
+        data = _load_document(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise _Located(name, line, problem, _line_of(text, line))
+        raise _Located(name, line, problem, _shown_line(text, line))
     except yaml.YAMLError as exc:
         raise _Located(name, None, f"invalid YAML: {exc}")
     return {} if data is None else data
@@ -325,6 +354,11 @@ def _yaml_dquote(value: Any) -> str:
     return text.strip()
 
 
+def _quote(value: Any) -> str:
+    """``value`` quoted as one word of a POSIX shell command line (``shlex.quote``)."""
+    return shlex.quote(_text(value))
+
+
 def _sequence(value: Any) -> list[Any]:
     """``value`` itself if it is a list or tuple (as a list), else ``[value]``."""
     if isinstance(value, list | tuple):
@@ -359,6 +393,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "yaml_encode": _yaml_encode,
     "yaml_dquote": _yaml_dquote,
     "sequence": _sequence,
+    "quote": _quote,
     "is_list": _is_list,
     "json_decode_dict": _json_decode_dict,
     "json_encode_dict": _json_encode_dict,
@@ -391,7 +426,8 @@ class ImportDataExtension(jinja2.ext.Extension):
         loaded = self.environment.get_template(template)
         text = loaded.render()
         if kind == "text":
-            return text
+            table = untrusted.active()
+            return table.text(text) if table is not None else text
         filename = loaded.filename or template
         try:
             return _yaml(text, filename) if kind == "yaml" else _json(text, filename)
@@ -422,11 +458,82 @@ _environments: collections.OrderedDict[tuple[Any, bool], jinja2.Environment] = (
 _environments_lock = threading.Lock()
 
 
+ENCODERS = frozenset({"yaml", "json", "tojson", "yaml_encode", "yaml_dquote", "json_encode_dict"})
+"""Filters whose text is meant as YAML or JSON: it is printed as it is, even for untrusted input.
+
+Every other filter's text is untrusted when any of its inputs is.
+"""
+
+
+def _propagating(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    if name in ENCODERS:
+        return fn
+
+    @functools.wraps(fn)  # keeps Jinja's pass_context/pass_environment marks
+    def filtered(*args: Any, **kwargs: Any) -> Any:
+        return untrusted.propagate(fn(*args, **kwargs), args, kwargs)
+
+    return filtered
+
+
 def _sync_filters(env: jinja2.Environment) -> None:
     """Give ``env`` the filters added to :data:`FILTERS` since it was made."""
     for name, fn in FILTERS.items():
-        if env.filters.get(name) is not fn:
-            env.filters[name] = fn
+        current = env.filters.get(name)
+        if getattr(current, "__wrapped__", current) is not fn:
+            env.filters[name] = _propagating(name, fn)
+
+
+class _CodeGenerator(jinja2.compiler.CodeGenerator):
+    """Jinja's code generator with ``~`` keeping untrusted text untrusted."""
+
+    def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
+        self.write("environment.concat_text((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _Environment(jinja2.sandbox.SandboxedEnvironment):
+    """The sandbox, with untrusted values printed as placeholders (see ``render.untrusted``)."""
+
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"%", "+"})  # '%s-%s' % (grains.a, grains.b)
+
+    @staticmethod
+    def concat_text(parts: tuple[Any, ...]) -> str:
+        return untrusted.concat(parts)
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        return untrusted.propagate(super().call_binop(context, operator, left, right), left, right)
+
+    def call(
+        __self,
+        __context: jinja2.runtime.Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        result = super().call(__context, __obj, *args, **kwargs)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):  # a str method: "-".join(grains.names)
+            return untrusted.propagate(result, owner, args, kwargs)
+        return result
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)  # "{}".format(...), sandboxed
+        if wrapped is None:
+            return None
+        fn = wrapped
+
+        def formatted(*args: Any, **kwargs: Any) -> str:
+            result: str = untrusted.propagate(fn(*args, **kwargs), args, kwargs)
+            return result
+
+        return formatted
 
 
 def environment(loader: jinja2.BaseLoader | None = None, strict: bool = True) -> jinja2.Environment:
@@ -438,7 +545,7 @@ def environment(loader: jinja2.BaseLoader | None = None, strict: bool = True) ->
             _environments.move_to_end(key)
             _sync_filters(env)
             return env
-        env = jinja2.sandbox.SandboxedEnvironment(
+        env = _Environment(
             loader=_NamedLoader(loader) if loader is not None else None,
             undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
             trim_blocks=False,
@@ -446,7 +553,10 @@ def environment(loader: jinja2.BaseLoader | None = None, strict: bool = True) ->
             autoescape=False,
             keep_trailing_newline=True,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols", ImportDataExtension],
+            finalize=untrusted.finalize,
         )
+        for name, fn in list(env.filters.items()):
+            env.filters[name] = _propagating(name, fn)
         _sync_filters(env)
         _environments[key] = env
         while len(_environments) > _ENV_CACHE_SIZE:
@@ -542,6 +652,9 @@ class Renderer:
 
 
 def _render_jinja(text: str, src: Source) -> str:
+    refused = untrusted.refuse_template(text)
+    if refused:
+        raise RenderError(f"{src.name}: {refused}")
     env = environment(src.loader, src.strict)
     try:
         code = env.compile(text, name=src.name, filename=src.name)
@@ -613,6 +726,7 @@ def render(
     *,
     name: str,
     context: Mapping[str, Any],
+    untrusted_context: Mapping[str, Any] | None = None,
     default: str = DEFAULT_PIPELINE,
     loader: jinja2.BaseLoader | None = None,
     show_source: bool = True,
@@ -621,18 +735,38 @@ def render(
     """Render ``text`` through its pipeline and return the result.
 
     ``name`` is the file name used in errors; ``context`` the variables of
-    Jinja; ``loader`` serves ``{% import %}``/``{% include %}``; ``default``
-    the pipeline when the first line is not ``#!...``. ``strict=False``
-    makes undefined Jinja names render as empty text. Raises
-    :class:`~fluxforge.errors.RenderError` naming the file and line, quoting
-    the line unless ``show_source`` is False.
+    Jinja; ``untrusted_context`` more variables whose values (grains,
+    pillar, event data, job arguments, functions that read them) are data
+    that cannot change the structure of a YAML document they are printed
+    in (see :mod:`fluxforge.render.untrusted`; a value given through
+    :func:`~fluxforge.render.untrusted.prepare` is tainted once for many
+    renders); ``loader`` serves
+    ``{% import %}``/``{% include %}``; ``default`` the pipeline when the
+    first line is not ``#!...``. ``strict=False`` makes undefined Jinja
+    names render as empty text. Raises :class:`~fluxforge.errors.RenderError`
+    naming the file and line, quoting the line unless ``show_source`` is
+    False. Text that is itself untrusted (a :class:`~fluxforge.render.untrusted.Tainted`
+    string) is refused: it is never rendered as a template.
     """
     spec, body = split_shebang(text, default)
+    if isinstance(text, untrusted.Tainted):
+        body = untrusted.Tainted(body)
+    if untrusted_context:
+        context = {**context, **{key: untrusted.tainted(v) for key, v in untrusted_context.items()}}
     src = Source(name, context, loader, show_source, strict)
-    data: Any = body
-    for step in pipeline(spec, name):
-        before = data
-        data = RENDERERS[step].fn(data, src)
-        if RENDERERS[step].gives_text and data != before:
-            src = dataclasses.replace(src, rendered=True)
-    return data
+    steps = pipeline(spec, name)
+    table = untrusted.Placeholders()
+    token = untrusted.activate(table)
+    try:
+        data: Any = body
+        for index, step in enumerate(steps):
+            before = data
+            data = RENDERERS[step].fn(data, src)
+            if RENDERERS[step].gives_text:
+                if data != before:
+                    src = dataclasses.replace(src, rendered=True)
+                if steps[index + 1 : index + 2] != ["yaml"]:
+                    data = table.text(data)  # a text result, or for another step: as before
+        return data
+    finally:
+        untrusted.deactivate(token)

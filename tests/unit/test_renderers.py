@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
+import json
+import pickle
+import shlex
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jinja2
 import pytest
+import yaml
 
 from fluxforge.errors import RenderError
 from fluxforge.render import renderers
@@ -371,3 +377,269 @@ def test_parse_helpers_raise_render_errors() -> None:
         parse_yaml("a: [", name="x.yaml")
     with pytest.raises(RenderError, match=r"^x\.yaml, line 2: duplicate key 'a'"):
         parse_yaml("a: 1\na: 2", name="x.yaml")
+
+
+# --- untrusted context: values land as data ----------------------------------------------
+
+HOSTILE_VALUES = [
+    "two\nlines",
+    "a: b",
+    "a #b",
+    "it's",
+    'say "hi"',
+    "both ' and \"",
+    "{a: 1}",
+    "[1, 2]",
+    "&anchor x",
+    "*alias",
+    "!!python/object:os.system",
+    "| block",
+    "> folded",
+    "%TAG ! x",
+    "@at",
+    "`tick`",
+    "- item",
+    "---",
+    "...",
+    "x\n---\ny: 1",
+    "x\n...\n",
+    "nel\x85line",
+    "ls\u2028ps\u2029",
+    "trailing: \n",
+    "  spaced  ",
+    "\ttab",
+    "include:\n  - secrets",
+    "x\ninclude:\n  - secrets\n",
+    "{{ 7*7 }}",
+    "{% raw %}",
+]
+
+
+def u(text: str, default: str = "jinja|yaml", **values: Any) -> Any:
+    return render(text, name="web.sls", context={}, untrusted_context=values, default=default)
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("k: {{ v }}\n", lambda v: {"k": v}),
+        ("{{ v }}: 1\n", lambda v: {v: 1}),
+        ("k: '{{ v }}'\n", lambda v: {"k": v}),
+        ('k: "{{ v }}"\n', lambda v: {"k": v}),
+        ("k: |\n  {{ v }}\n", lambda v: {"k": v + "\n"}),
+        ("k: >-\n  {{ v }}\n", lambda v: {"k": v}),
+        ("k: [{{ v }}, b]\n", lambda v: {"k": [v, "b"]}),
+        ("k: {x: {{ v }}}\n", lambda v: {"k": {"x": v}}),
+        ("- {{ v }}\n- b\n", lambda v: [v, "b"]),
+        ("k:\n  - echo {{ v }} end\n", lambda v: {"k": [f"echo {v} end"]}),
+        ("k: '{{ v }}{{ v }}'\n", lambda v: {"k": v + v}),
+        ("a: {{ v }}  # a comment\nb: 2\n", lambda v: {"a": v, "b": 2}),
+    ],
+)
+def test_an_untrusted_value_lands_as_exactly_that_value(
+    value: str, template: str, expected: Any
+) -> None:
+    assert u(template, v=value) == expected(value)
+
+
+def test_a_plain_single_line_value_resolves_as_it_did_before() -> None:
+    text = "".join(f"{key}: {{{{ g.{key} }}}}\n" for key in ("i", "s", "t", "n", "f", "d", "o"))
+    values = {"i": 80, "s": "80", "t": "true", "n": "~", "f": "0.5", "d": "2024-01-31", "o": "no"}
+    expected = {
+        "i": 80,
+        "s": 80,
+        "t": True,
+        "n": None,
+        "f": 0.5,
+        "d": datetime.date(2024, 1, 31),
+        "o": False,
+    }
+    assert u(text, g=values) == expected
+    assert r(text, g=values) == expected  # as trusted context: the same
+
+
+def test_an_empty_plain_value_is_null_as_before() -> None:
+    assert u("k: {{ v }}\nq: '{{ v }}'\n", v="") == {"k": None, "q": ""}
+    assert r("k: {{ v }}\n", v="") == {"k": None}
+
+
+def test_quoted_multi_line_and_special_values_stay_strings() -> None:
+    text = "q: '{{ s }}'\nm: {{ m }}\nmerge: {{ lt }}\neq: {{ eq }}\nsp: {{ sp }}\n"
+    out = u(text, s="80", m="1\n2", lt="<<", eq="=", sp=" 80 ")
+    assert out == {"q": "80", "m": "1\n2", "merge": "<<", "eq": "=", "sp": " 80 "}
+    assert type(out["q"]) is not int
+
+
+def test_an_explicit_tag_is_kept() -> None:
+    assert u("k: !!str {{ v }}\n", v="80") == {"k": "80"}
+
+
+def test_lists_and_mappings_land_as_themselves() -> None:
+    hostile = ["a", "b'\"c", "d\ne: f"]
+    assert u("k: {{ v }}\n", v=hostile) == {"k": hostile}
+    assert u("k: {{ v }}\n", v={"x": "y: z"}) == {"k": {"x": "y: z"}}
+    # Inside text, as their Python text as before.
+    assert u("k: x {{ v }}\n", v=["a"]) == {"k": "x ['a']"}
+
+
+def test_filters_and_macros_that_emit_yaml_keep_working() -> None:
+    macros = (
+        "{% macro user(name) %}{{ name }}:\n  shell: /bin/sh{% endmacro %}"
+        "{{ user(g.user) }}\n"
+        "y: {{ g.data | yaml }}\n"
+        "j: {{ g.data | json }}\n"
+        "t: {{ g.data | tojson }}\n"
+        "e: {{ g.user | yaml_encode }}\n"
+        "q: {{ g.user | yaml_dquote }}\n"
+    )
+    data = {"a": [1, "b: c"]}
+    out = u(macros, g={"user": "web: admin", "data": data})
+    assert out == {
+        "web: admin": {"shell": "/bin/sh"},
+        "y": data,
+        "j": data,
+        "t": data,
+        "e": "web: admin",
+        "q": "web: admin",
+    }
+
+
+def test_include_and_import_see_untrusted_values_as_data() -> None:
+    loader = jinja2.DictLoader(
+        {
+            "part.sls": "inc: {{ g.v }}\n",
+            "map.jinja": "{% set where = g.v %}",
+        }
+    )
+    text = (
+        "{% include 'part.sls' %}"
+        "{% from 'map.jinja' import where with context %}"
+        "{% set block %}blk: {{ g.v }}{% endset %}"
+        "imp: {{ where }}\n"
+        "yml: {{ (block | load_yaml).blk }}\n"
+    )
+    value = "x\nevil: 1"
+    out = render(
+        text, name="web.sls", context={}, untrusted_context={"g": {"v": value}}, loader=loader
+    )
+    assert out == {"inc": value, "imp": value, "yml": value}
+
+
+def test_untrusted_text_stays_untrusted_through_str_methods_and_filters() -> None:
+    v = "a\nb: c"
+    lines = [
+        "concat: {{ 'x' ~ g.v }}",
+        "plus: {{ 'x' + g.v }}",
+        "upper: {{ g.v.upper() }}",
+        "slice: {{ g.v[0:] }}",
+        "mod: {{ '%s!' % g.v }}",
+        "mod_tuple: {{ '%s-%s' % (g.v, 1) }}",
+        "plus_list: {{ (['x'] + g.l) | join(',') }}",
+        "format: {{ '{}!'.format(g.v) }}",
+        "filter_format: {{ '%s!' | format(g.v) }}",
+        "join: {{ g.l | join(',') }}",
+        "strjoin: {{ ','.join(g.l) }}",
+        "replace: {{ g.v | replace('a', 'A') }}",
+        "lower: {{ g.v | lower }}",
+        "default: {{ g.missing | default(g.v) }}",
+        "chars: {% for c in g.v %}{{ c }}{% endfor %}",
+        "split: {{ g.v.split(':')[0] }}",
+        "fn: {{ f['echo'](g.v) }}",
+    ]
+    calls: dict[str, Any] = {"echo": lambda text: text}
+    out = u("\n".join(lines) + "\n", g={"v": v, "l": [v, v]}, f=MappingOfFunctions(calls))
+    assert out == {
+        "concat": "x" + v,
+        "plus": "x" + v,
+        "upper": v.upper(),
+        "slice": v,
+        "mod": v + "!",
+        "mod_tuple": v + "-1",
+        "plus_list": f"x,{v},{v}",
+        "format": v + "!",
+        "filter_format": v + "!",
+        "join": f"{v},{v}",
+        "strjoin": f"{v},{v}",
+        "replace": v.replace("a", "A"),
+        "lower": v.lower(),
+        "default": v,
+        "chars": v,
+        "split": "a\nb",
+        "fn": v,
+    }
+
+
+class MappingOfFunctions(Mapping[str, Any]):
+    """Like ``salt``/``ff`` in SLS files: a mapping of functions that is not a dict."""
+
+    def __init__(self, funcs: dict[str, Any]) -> None:
+        self.funcs = funcs
+
+    def __getitem__(self, name: str) -> Any:
+        return self.funcs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.funcs)
+
+    def __len__(self) -> int:
+        return len(self.funcs)
+
+
+def test_untrusted_values_still_work_as_values_in_jinja() -> None:
+    text = (
+        "{% if g.os == 'Debian' and 'a' in g.roles and g.roles | length == 2 %}ok: yes{% endif %}\n"
+        "{% for k, v in g.map | dictsort %}{{ k }}: {{ v }}\n{% endfor %}"
+    )
+    out = u(text, g={"os": "Debian", "roles": ["a", "b"], "map": {"p": 1, "q": "r"}})
+    assert out == {"ok": True, "p": 1, "q": "r"}
+
+
+def test_a_text_render_gives_the_values_text_as_before() -> None:
+    text = "Hello {{ g.v }}, {{ g.l }}\n"
+    value = {"v": "a\nb: c", "l": ["x"]}
+    assert u(text, default="jinja", g=value) == "Hello a\nb: c, ['x']\n"
+    assert u(text, default="jinja", g=value) == render(
+        text, name="t", context={"g": value}, default="jinja"
+    )
+
+
+def test_untrusted_text_is_never_rendered_as_a_template() -> None:
+    from fluxforge.render.untrusted import Tainted, taint
+
+    for text in (Tainted("{{ 7*7 }}"), taint({"v": "#!jinja\n{{ 7*7 }}"})["v"]):
+        with pytest.raises(RenderError, match="never rendered as templates"):
+            render(text, name="motd", context={}, default="jinja")
+
+
+def test_a_yaml_error_shows_the_value_not_a_placeholder() -> None:
+    message = fails("a: {{ v }} b: c\n", untrusted_context={"v": "shown"})
+    assert "a: shown b: c" in message
+    assert "ffv" not in message
+
+
+def test_a_forged_placeholder_is_only_text() -> None:
+    forged = "ffv0123456789abcdef0x"
+    assert u("k: {{ v }}\nl: {{ w }}\n", v=forged, w="x") == {"k": forged, "l": "x"}
+
+
+def test_untrusted_values_keep_types_and_serialise() -> None:
+    out = u("k: {{ v }}\n", v="x: y")
+    assert yaml.safe_dump(out) == "k: 'x: y'\n"
+    assert json.dumps(out) == '{"k": "x: y"}'
+    assert copy.deepcopy(out) == out
+    assert pickle.loads(pickle.dumps(out)) == out
+
+
+def test_quote_makes_one_shell_word_and_keeps_the_value_exact() -> None:
+    value = "x; rm -rf / #\nevil: 1"
+    out = u("cmd: echo {{ v | quote }}\n", v=value)
+    assert out == {"cmd": "echo " + shlex.quote(value)}
+    assert shlex.split(out["cmd"]) == ["echo", value]
+
+
+def test_a_deeply_nested_value_lands_as_itself() -> None:
+    deep: Any = "both ' and \" \nevil: 1"
+    for _ in range(80):
+        deep = [deep]
+    assert u("k: {{ v }}\n", v=deep) == {"k": deep}
