@@ -95,10 +95,16 @@ class MasterConfig:
         between=(1, 10**6),
     )
     reply_hwm: int = opt(
-        64,
+        1000,
         "Replies the request server queues for one minion that does not read them; "
         "more are dropped with a warning",
         between=(1, 10**6),
+    )
+    max_reply_bytes: int = opt(
+        16 * 1024 * 1024,
+        "Bytes of file and pillar replies queued for one minion that does not read them; "
+        "more are dropped with a warning",
+        between=(1024, 2**40),
     )
     publish_hwm: int = opt(
         10_000,

@@ -109,7 +109,10 @@ class Master:
         )
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
-        self._outbox: list[tuple[bytes, bytes, str]] = []
+        self._outbox: list[tuple[bytes, bytes, str, bool]] = []
+        # Pool replies (files, pillar) that zmq still holds, per minion: their
+        # trackers say when zmq has handed them to the kernel.
+        self._unsent: dict[str, list[tuple[zmq.MessageTracker, int]]] = {}
         # Requests of each minion waiting for the worker pool.
         self._in_flight: dict[str, int] = {}
         self._router_reader: Drainer | None = None
@@ -199,17 +202,37 @@ class Master:
         if reply is not None:
             self._reply(ident, reply)
 
-    def _reply(self, ident: bytes, reply: bytes, minion_id: str = "") -> None:
+    def _reply(self, ident: bytes, reply: bytes, minion_id: str = "", big: bool = False) -> None:
         # Replies leave together after the batch being drained: one wake-up
         # of zmq's I/O thread for many replies instead of one each.
         if not self._outbox:
             asyncio.get_running_loop().call_soon(self._send_replies)
-        self._outbox.append((ident, reply, minion_id))
+        self._outbox.append((ident, reply, minion_id, big))
+
+    def _queued(self, minion_id: str) -> int:
+        """Bytes of ``minion_id``'s pool replies that zmq still holds (the minion has not read)."""
+        held = self._unsent.get(minion_id)
+        if not held:
+            return 0
+        held[:] = [(t, n) for t, n in held if not t.done]
+        if not held:
+            del self._unsent[minion_id]
+        return sum(n for _, n in held)
 
     def _send_replies(self) -> None:
         outbox, self._outbox = self._outbox, []
         router = self.router
-        for ident, reply, minion_id in outbox:
+        cap = self.cfg.max_reply_bytes
+        for ident, reply, minion_id, big in outbox:
+            if big:
+                queued = self._queued(minion_id)
+                if queued and queued + len(reply) > cap:
+                    self.warner.warn(
+                        f"reply-full:{minion_id}",
+                        f"dropped a reply to {minion_id}: {queued} bytes of replies to it are "
+                        "still unread (max_reply_bytes)",
+                    )
+                    continue
             try:
                 router.send(ident, NOBLOCK | SNDMORE)
             except zmq.Again:
@@ -224,7 +247,11 @@ class Master:
             except zmq.ZMQError as exc:  # the peer is gone (EHOSTUNREACH)
                 log.debug("reply to a peer not sent: %s", exc)
                 continue
-            router.send(reply, NOBLOCK)
+            if big:
+                tracker = router.send(reply, NOBLOCK, copy=False, track=True)
+                self._unsent.setdefault(minion_id, []).append((tracker, len(reply)))
+            else:
+                router.send(reply, NOBLOCK)
         # A send can consume the socket's edge-triggered read signal: look
         # again, or a peer's queued requests could wait for ever.
         if self._router_reader is not None:
@@ -275,7 +302,7 @@ class Master:
                 self._in_flight[minion_id] = left
             else:
                 self._in_flight.pop(minion_id, None)
-        self._reply(ident, reply, minion_id)
+        self._reply(ident, reply, minion_id, big=True)
 
     def _on_event(self, frames: list[bytes]) -> None:
         try:
@@ -315,6 +342,8 @@ class Master:
             await asyncio.sleep(60)
             ticks += 1
             self.live.prune()
+            for minion_id in list(self._unsent):
+                self._queued(minion_id)
             if ticks % 60 == 1:
                 self.jobcache.prune(self.cfg.keep_jobs)
 
