@@ -73,3 +73,14 @@ def test_huge_or_deep_grains_are_refused_and_the_master_keeps_serving(
     assert len(warnings_in(cluster, "master")) < 20, warnings_in(cluster, "master")
     assert _cached_grains(cluster, "evil") == {"id": "evil", "os": "Evil"}
     assert_still_serving(cluster, drop=("evil",))
+
+
+def test_a_minion_does_not_send_grains_its_master_would_drop(cluster: Cluster) -> None:
+    # Custom grains 40 levels deep: past the inner limit, so the master would
+    # drop the request unanswered; the minion refuses it itself and says why.
+    start_web1(cluster)
+    cluster.start_minion("deep", grains=_nested(40))
+    cluster.accept_and_wait("deep")
+    wait_warning(cluster, "deep", "could not send grains", "more than 32 deep; not sent")
+    assert "RecursionError" not in cluster.log("master") + cluster.log("deep")
+    assert_still_serving(cluster)

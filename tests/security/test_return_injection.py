@@ -42,9 +42,9 @@ def test_a_return_to_another_minions_job_is_refused(
     start_web1(cluster)
     evil = enroll(peers, cluster)
     listener = listen(cluster, "ff/job/")
+    # test.sleep keeps the job open while the forged return comes in.
+    thread, out = _ff_in_background(cluster, target, "test.sleep", "1.5", "--out", "json")
     try:
-        # test.sleep keeps the job open while the forged return comes in.
-        thread, out = _ff_in_background(cluster, target, "test.sleep", "1.5", "--out", "json")
         jid = ""
         deadline = time.monotonic() + 15
         while not jid and time.monotonic() < deadline:
@@ -60,8 +60,8 @@ def test_a_return_to_another_minions_job_is_refused(
         wait_warning(cluster, "master", "refused request from evil", "does not target evil")
         evil.send(evil.request("prog", {"jid": jid, "fun": "x", "elapsed": 1.0, "data": {}}))
         assert evil.reply()["ok"] is False
-        thread.join(30)
     finally:
+        thread.join(60)
         listener.close()
     assert out, "ff did not finish"
     res = out[0]
