@@ -68,6 +68,50 @@ class MasterConfig:
     max_frame_size: int = opt(
         16 * 1024 * 1024, "Largest request frame in bytes; larger ones are refused"
     )
+    max_return_size: int = opt(
+        4 * 1024 * 1024,
+        "Largest job return in bytes (msgpack); a larger one is refused and the minion "
+        "sends a short error return instead",
+        between=(1024, 2**31),
+    )
+    max_grains_size: int = opt(
+        256 * 1024, "Largest grains report of a minion in bytes (msgpack)", between=(1024, 2**31)
+    )
+    max_grains_objects: int = opt(
+        10_000,
+        "Most keys, values and list items in a minion's grains report",
+        between=(100, 100_000),
+    )
+    max_requests_in_flight: int = opt(
+        16,
+        "Requests of one minion that wait for the worker pool (pillar, files) at a time; "
+        "more are refused with an error reply",
+        between=(1, 100_000),
+    )
+    request_hwm: int = opt(
+        256,
+        "Messages the request server queues from one minion before it stops reading "
+        "that minion's connection",
+        between=(1, 10**6),
+    )
+    reply_hwm: int = opt(
+        1000,
+        "Replies the request server queues for one minion that does not read them; "
+        "more are dropped with a warning",
+        between=(1, 10**6),
+    )
+    max_reply_bytes: int = opt(
+        16 * 1024 * 1024,
+        "Bytes of file and pillar replies queued for one minion that does not read them; "
+        "more are dropped with a warning",
+        between=(1024, 2**40),
+    )
+    publish_hwm: int = opt(
+        10_000,
+        "Publications queued for one minion that does not read them; more are dropped "
+        "for that minion",
+        between=(1, 10**7),
+    )
     keep_jobs: int = opt(24, "Hours the job cache keeps jobs")
     publication_sealing: str = opt(
         "auto",

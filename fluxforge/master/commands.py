@@ -90,9 +90,8 @@ class Commands:
         # accepted minion may run is a broadcast under the session key.
         broadcast = len(candidates) >= len(self.sessions.accepted)
         self.jobs.add_job(load, minions)
-        # Returns from outside the candidates count only where a minion may
-        # know better than the master's cache: a broadcast, and never a list.
-        self.live.add(load["jid"], set(candidates), broadcast and load["tgt_type"] != "list")
+        # Only the candidates may return to it (Requests._job_for).
+        self.live.add(load["jid"], set(candidates), broadcast)
         self.fire(tags.job_new(load["jid"]), {**load, "minions": minions, "unknown": unknown})
         self.publish(load, None if broadcast else candidates)
         return {"jid": load["jid"], "minions": minions, "unknown": unknown}

@@ -23,10 +23,14 @@ LIVE_JOB_SECONDS = 3600.0
 
 @dataclass
 class LiveJob:
-    """A recent job: whom it expects and who has returned.
+    """A recent job: who may return to it and who has returned.
 
-    A broadcast job reached every minion, and each decided for itself
-    whether it is targeted, so a return from any accepted minion counts.
+    ``minions`` are those the master resolved for the job (expected) and
+    those it could not rule out (unknown: no current grains or pillar);
+    only they may return, whatever reached the others. A minion whose grains
+    changed without reporting them was ruled out on stale data: its return
+    is refused (a minion reports every change it makes, see ``grains.setval``).
+    ``broadcast`` says the job went to every minion's topic.
     """
 
     minions: set[str]
@@ -62,8 +66,9 @@ class LiveJobs:
     def find(self, jid: str) -> LiveJob | None:
         """The job ``jid``: live, or recorded in the job store (then live again), or None.
 
-        A job read back from the store is broadcast unless its target is a
-        list, and knows who has returned already.
+        A job read back from the store accepts returns from the minions it
+        expected (the store does not keep the unknown ones), and knows who
+        has returned already.
         """
         job = self.live.get(jid)
         if job is None and valid_jid(jid):

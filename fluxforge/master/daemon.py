@@ -45,6 +45,8 @@ from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, send_parts
 log = logging.getLogger("fluxforge.master")
 
 REQUEST_KINDS = {"auth": 1, "req": 2}
+# An auth frame is a few hundred bytes: a bigger one is refused before decoding.
+REQUEST_SIZES = {"auth": wire.AUTH_MOST_BYTES}
 
 
 def _bind(sock: zmq.Socket[Any], address: str, option: str) -> str:
@@ -75,11 +77,15 @@ class Master:
         self.ev_pull = self._socket(zmq.PULL)
         self.api = self._socket(zmq.ROUTER)
         self.pub = self._socket(zmq.PUB)
-        self.pub.setsockopt(zmq.SNDHWM, 0)
+        # High-water marks count messages per connected peer: a minion that
+        # stops reading costs at most this many queued messages, then zmq
+        # drops (PUB) or refuses (ROUTER, mandatory) what would go to it.
+        self.pub.setsockopt(zmq.SNDHWM, cfg.publish_hwm)
         self.router = self._socket(zmq.ROUTER)
         self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_frame_size)
-        self.router.setsockopt(zmq.RCVHWM, 0)
-        self.router.setsockopt(zmq.SNDHWM, 0)
+        self.router.setsockopt(zmq.RCVHWM, cfg.request_hwm)
+        self.router.setsockopt(zmq.SNDHWM, cfg.reply_hwm)
+        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.signer = Signer(self.identity.sign_secret)
         self.sessions = Sessions(self.identity, self.store, self.fire)
         self.jobcache: JobStore = JobCache(cfg.cachedir)
@@ -103,7 +109,12 @@ class Master:
         )
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
-        self._outbox: list[tuple[bytes, bytes]] = []
+        self._outbox: list[tuple[bytes, bytes, str, bool]] = []
+        # Pool replies (files, pillar) that zmq still holds, per minion: their
+        # trackers say when zmq has handed them to the kernel.
+        self._unsent: dict[str, list[tuple[zmq.MessageTracker, int]]] = {}
+        # Requests of each minion waiting for the worker pool.
+        self._in_flight: dict[str, int] = {}
         self._router_reader: Drainer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -185,11 +196,16 @@ class Master:
         ident, data = frames
         reply: bytes | None
         try:
-            kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, REQUEST_KINDS)
+            kind, parts = wire.parse_frame(
+                data, self.cfg.max_frame_size, REQUEST_KINDS, REQUEST_SIZES
+            )
             if kind == "auth":
                 reply = self.sessions.authenticate(parts[0])
             else:
                 reply = self._on_request(ident, parts[0], parts[1])
+                if reply is not None:
+                    self._reply(ident, reply, parts[0])
+                return
         except (WireError, NotAuthorized) as exc:
             # Keyed by the kind of error only: the id is the sender's claim and
             # would let anyone write a line per made-up id.
@@ -201,19 +217,56 @@ class Master:
         if reply is not None:
             self._reply(ident, reply)
 
-    def _reply(self, ident: bytes, reply: bytes) -> None:
+    def _reply(self, ident: bytes, reply: bytes, minion_id: str = "", big: bool = False) -> None:
         # Replies leave together after the batch being drained: one wake-up
         # of zmq's I/O thread for many replies instead of one each.
         if not self._outbox:
             asyncio.get_running_loop().call_soon(self._send_replies)
-        self._outbox.append((ident, reply))
+        self._outbox.append((ident, reply, minion_id, big))
+
+    def _queued(self, minion_id: str) -> int:
+        """Bytes of ``minion_id``'s pool replies that zmq still holds (the minion has not read)."""
+        held = self._unsent.get(minion_id)
+        if not held:
+            return 0
+        held[:] = [(t, n) for t, n in held if not t.done]
+        if not held:
+            del self._unsent[minion_id]
+        return sum(n for _, n in held)
 
     def _send_replies(self) -> None:
         outbox, self._outbox = self._outbox, []
         router = self.router
-        for ident, reply in outbox:
-            router.send(ident, NOBLOCK | SNDMORE)
-            router.send(reply, NOBLOCK)
+        cap = self.cfg.max_reply_bytes
+        for ident, reply, minion_id, big in outbox:
+            if big:
+                queued = self._queued(minion_id)
+                if queued and queued + len(reply) > cap:
+                    self.warner.warn(
+                        f"reply-full:{minion_id}",
+                        f"dropped a reply to {minion_id}: {queued} bytes of replies to it are "
+                        "still unread (max_reply_bytes)",
+                    )
+                    continue
+            try:
+                router.send(ident, NOBLOCK | SNDMORE)
+            except zmq.Again:
+                # The peer's queue holds reply_hwm replies it has not read.
+                who = minion_id or "a peer"
+                self.warner.warn(
+                    f"reply-full:{minion_id}",
+                    f"dropped a reply to {who}: {self.cfg.reply_hwm} replies to it are "
+                    "still unread (reply_hwm)",
+                )
+                continue
+            except zmq.ZMQError as exc:  # the peer is gone (EHOSTUNREACH)
+                log.debug("reply to a peer not sent: %s", exc)
+                continue
+            if big:
+                tracker = router.send(reply, NOBLOCK, copy=False, track=True)
+                self._unsent.setdefault(minion_id, []).append((tracker, len(reply)))
+            else:
+                router.send(reply, NOBLOCK)
         # A send can consume the socket's edge-triggered read signal: look
         # again, or a peer's queued requests could wait for ever.
         if self._router_reader is not None:
@@ -223,12 +276,19 @@ class Master:
         req = self.sessions.open_request(minion_id, boxed)
         if req["stale"]:
             return self.sessions.seal_reply(minion_id, req, False, None, "reauth")
+        deferred = req["t"] in self.requests.DEFERRED
+        most = self.cfg.max_requests_in_flight
+        if deferred and self._in_flight.get(minion_id, 0) >= most:
+            error = f"{most} requests of {minion_id} are in flight (max_requests_in_flight)"
+            self.warner.warn(f"in-flight:{minion_id}", f"refused request from {minion_id}: {error}")
+            return self.sessions.seal_reply(minion_id, req, False, None, error)
         try:
             body = self.requests.dispatch(minion_id, req["t"], req["body"])
         except MalformedFrame as exc:
             self.warner.warn(f"bad-req:{minion_id}", f"refused request from {minion_id}: {exc}")
             return self.sessions.seal_reply(minion_id, req, False, None, str(exc))
         if isinstance(body, Deferred):
+            self._in_flight[minion_id] = self._in_flight.get(minion_id, 0) + 1
             task = asyncio.get_running_loop().create_task(
                 self._deferred(ident, minion_id, req, body)
             )
@@ -253,7 +313,13 @@ class Master:
             log.error("request from %s failed: %s: %s", minion_id, type(exc).__name__, exc)
             log.debug("request failure", exc_info=True)
             reply = self.sessions.seal_reply(minion_id, req, False, None, "internal error")
-        self._reply(ident, reply)
+        finally:
+            left = self._in_flight.get(minion_id, 1) - 1
+            if left > 0:
+                self._in_flight[minion_id] = left
+            else:
+                self._in_flight.pop(minion_id, None)
+        self._reply(ident, reply, minion_id, big=True)
 
     def _on_event(self, frames: list[bytes]) -> None:
         try:
@@ -293,6 +359,8 @@ class Master:
             await asyncio.sleep(60)
             ticks += 1
             self.live.prune()
+            for minion_id in list(self._unsent):
+                self._queued(minion_id)
             if ticks % 60 == 1:
                 self.jobcache.prune(self.cfg.keep_jobs)
 

@@ -23,6 +23,10 @@ from fluxforge.protocol import wire
 
 log = logging.getLogger(__name__)
 
+# Grains nest a few levels (``ip_interfaces: {eth0: [addr]}`` is 3); custom
+# grains get room, a report nested deeper is refused.
+GRAINS_DEPTH = 16
+
 
 class Requests:
     """The master's answers to minions, independent of sockets."""
@@ -45,6 +49,10 @@ class Requests:
         self.fire = fire
         self.fire_packed = fire_packed
 
+    # The request types answered from the worker pool, capped per minion
+    # by max_requests_in_flight in the daemon.
+    DEFERRED = frozenset({"pillar", "file_list", "file_hash", "file_fetch"})
+
     def dispatch(self, minion_id: str, kind: str, body: dict[str, Any]) -> Any:
         """Serve one authenticated request; returns the reply body or a :class:`Deferred`."""
         shape = wire.REQUEST_TYPES.get(kind)
@@ -54,16 +62,16 @@ class Requests:
         return self._handlers[kind](self, minion_id, body)
 
     def _job_for(self, jid: str, minion_id: str) -> LiveJob:
-        """The job ``jid`` if it was sent to ``minion_id``; otherwise refuse."""
+        """The job ``jid`` if the master resolved ``minion_id`` for it or could not
+        rule it out; otherwise refuse (a return to another's job is an injection)."""
         job = self.live.find(jid)
         if job is None:
             raise MalformedFrame(f"unknown job {jid[:30]!r}")
         if minion_id not in job.minions:
-            if not job.broadcast:
-                raise MalformedFrame(f"job {jid} was not sent to {minion_id}")
-            # The minion decided it is targeted where the master's cache did not
-            # say so (its grains changed since): its answer is the truth.
-            job.minions.add(minion_id)
+            raise MalformedFrame(
+                f"job {jid} does not target {minion_id} (if its grains changed, the "
+                "minion must report them: ffutil.refresh_grains)"
+            )
         return job
 
     def on_return(self, minion_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -72,9 +80,14 @@ class Requests:
         job = self._job_for(jid, minion_id)
         if minion_id in job.returned:
             return {"duplicate": True}
-        job.returned.add(minion_id)
         ret = {"id": minion_id, **body}
         packed = wire.pack(ret)
+        if len(packed) > self.cfg.max_return_size:
+            raise MalformedFrame(
+                f"return of {len(packed)} bytes for job {jid} is over max_return_size "
+                f"({self.cfg.max_return_size})"
+            )
+        job.returned.add(minion_id)
         self.jobs.add_return(ret, packed)
         self.fire_packed(tags.job_ret(jid, minion_id), packed)
         return None
@@ -95,8 +108,24 @@ class Requests:
         self.fire(tag, {**body["data"], "id": minion_id})
 
     def on_grains(self, minion_id: str, body: dict[str, Any]) -> None:
-        """Keep the grains a minion sent (after authenticating, or after a change)."""
-        self.minions.set_grains(minion_id, wire.plain(body["grains"]))
+        """Keep the grains a minion sent (after authenticating, or after a change).
+
+        A report over ``max_grains_size`` bytes, ``max_grains_objects``
+        objects or :data:`GRAINS_DEPTH` levels is refused, counted from its
+        packed bytes (the decoder's limits already bounded the cost).
+        """
+        grains = body["grains"]
+        packed = wire.pack(grains)
+        if len(packed) > self.cfg.max_grains_size:
+            raise MalformedFrame(
+                f"grains report of {len(packed)} bytes is over max_grains_size "
+                f"({self.cfg.max_grains_size})"
+            )
+        try:
+            wire.scan_objects(packed, self.cfg.max_grains_objects, GRAINS_DEPTH)
+        except MalformedFrame as exc:
+            raise MalformedFrame(f"grains report refused: {exc} (max_grains_objects)") from None
+        self.minions.set_grains(minion_id, wire.plain(grains))
 
     def on_pillar(self, minion_id: str, body: dict[str, Any]) -> Deferred:
         """Compile this minion's pillar (in a worker thread) for it alone.

@@ -196,7 +196,12 @@ class Sessions:
         if public is None:
             raise NotAuthorized(f"request from {minion_id[:60]!r}, which is not an accepted minion")
         plain = self.boxes.decrypt(public, boxed)
-        req = wire.check(wire.unpack(plain), wire.REQUEST_SHAPE, "request")
+        try:
+            # Authenticated, but still bounded before decoding: objects and depth.
+            decoded = wire.unpack_inner(plain)
+        except MalformedFrame as exc:
+            raise MalformedFrame(f"request from {minion_id}: {exc}") from None
+        req = wire.check(decoded, wire.REQUEST_SHAPE, "request")
         tokens = self._tokens.get(minion_id)
         window = tokens.get(req["tok"]) if tokens else None
         if window is None:

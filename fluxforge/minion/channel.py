@@ -44,6 +44,7 @@ log = logging.getLogger("fluxforge.minion")
 
 PINNED_NAME = "minion_master.pub"
 REPLY_KINDS = {"authrep": 1, "rep": 1}
+REPLY_SIZES = {"authrep": wire.AUTH_REPLY_MOST_BYTES}
 REPLAY_GRACE = 60.0
 
 
@@ -144,7 +145,7 @@ class Channel:
     def on_frame(self, data: bytes) -> None:
         """Handle one frame from the master (an auth reply or a request reply)."""
         try:
-            kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, REPLY_KINDS)
+            kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, REPLY_KINDS, REPLY_SIZES)
             if kind == "authrep":
                 body = wire.check(parts[0], wire.AUTH_REPLY_SHAPE, "auth reply")
                 waiter = self._auth_waiter
@@ -155,7 +156,7 @@ class Channel:
             if self.master_pub is None or not isinstance(parts[0], bytes):
                 raise AuthenticationFailed("reply before the master key is known")
             plain = self.boxes.decrypt(self.master_pub, parts[0])
-            reply = wire.check(wire.unpack(plain), wire.REPLY_SHAPE, "reply")
+            reply = wire.check(wire.unpack_inner(plain), wire.REPLY_SHAPE, "reply")
         except WireError as exc:
             self.warner.warn(type(exc).__name__, f"{self.id}: dropped a frame from master: {exc}")
             return
@@ -231,7 +232,7 @@ class Channel:
         # checked against master_finger); the signing key is trusted only as
         # the grant names it, never from the clear part of the reply.
         plain = self.boxes.decrypt(box_pub, reply["sealed"])
-        grant = wire.check(wire.unpack(plain), wire.SESSION_SHAPE, "session grant")
+        grant = wire.check(wire.unpack_inner(plain), wire.SESSION_SHAPE, "session grant")
         if grant["nonce"] != nonce or len(grant["session"]) != 32:
             raise AuthenticationFailed("session grant is not bound to our auth request")
         if grant["sign_pub"] != reply["master_sign_pub"]:
@@ -297,6 +298,7 @@ class Channel:
             assert self.master_pub is not None
             rid, tok, seq = next(self._rids), self.token, next(self._seq)
             plain = wire.pack({"t": kind, "rid": rid, "tok": tok, "seq": seq, "body": body})
+            self._check_outgoing(kind, plain)
             frame = wire.frame("req", self.id, self.boxes.encrypt(self.master_pub, plain))
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending[rid] = (tok, seq, fut)
@@ -314,6 +316,19 @@ class Channel:
                 continue
             raise RequestRefused(f"master refused a {kind} request: {reply['error']}")
         raise RequestFailed(f"master kept asking to re-authenticate for a {kind} request")
+
+    def _check_outgoing(self, kind: str, plain: bytes) -> None:
+        """Refuse here a request the master would drop unanswered (too big or too nested)."""
+        # The Box and the outer frame add about 100 bytes.
+        if len(plain) + 512 > self.cfg.max_frame_size:
+            raise RequestRefused(
+                f"a {kind} request of {len(plain)} bytes is over max_frame_size "
+                f"({self.cfg.max_frame_size}); not sent"
+            )
+        try:
+            wire.check_inner(plain, f"a {kind} request")
+        except WireError as exc:
+            raise RequestRefused(f"{exc}; not sent") from None
 
     def start_reading(self) -> None:
         """Start handling the master's frames on the running event loop."""

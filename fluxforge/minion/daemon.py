@@ -37,6 +37,10 @@ log = logging.getLogger("fluxforge.minion")
 # sealed to this minion's own key.
 PUB_KINDS = {"pub": 2, "mpub": 1}
 MAX_BUFFERED = 256
+# Publications of an unknown key generation are kept unverified: at most this many bytes.
+MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+# Publications queued in zmq before the loop reads them (the loop reads in batches).
+SUB_HWM = 1000
 RETURN_RETRY_SECONDS = 300.0
 # Jobs that arrive before the first pillar has come wait at most this long for it.
 PILLAR_WAIT_SECONDS = 10.0
@@ -86,7 +90,7 @@ class Minion:
         self.sub.setsockopt(zmq.LINGER, 0)
         set_reconnect(self.sub)
         self.sub.setsockopt(zmq.MAXMSGSIZE, cfg.max_frame_size)
-        self.sub.setsockopt(zmq.RCVHWM, 0)
+        self.sub.setsockopt(zmq.RCVHWM, SUB_HWM)
         self.sub.setsockopt(zmq.SUBSCRIBE, wire.BROADCAST_TOPIC)
         self.sub.setsockopt(zmq.SUBSCRIBE, wire.minion_topic(cfg.id))
         self.sub.connect(f"tcp://{cfg.master}:{cfg.publish_port}")
@@ -215,7 +219,7 @@ class Minion:
             else:
                 payload = self._opener.open_to(sealed, self.channel.boxes, master_pub)
             load = wire.check(
-                wire.unpack(payload, self.cfg.max_frame_size),
+                wire.unpack_inner(payload, self.cfg.max_frame_size),
                 wire.PUBLICATION_SHAPE,
                 "publication",
             )
@@ -258,7 +262,8 @@ class Minion:
 
     def _rekey_then(self, data: bytes) -> None:
         """Keep a publication of an unknown key generation and re-authenticate."""
-        if len(self._buffered) < MAX_BUFFERED:
+        held = sum(len(d) for d in self._buffered)
+        if len(self._buffered) < MAX_BUFFERED and held + len(data) <= MAX_BUFFERED_BYTES:
             self._buffered.append(data)
         if self._rekeying is None or self._rekeying.done():
             self._rekeying = asyncio.get_running_loop().create_task(self._rekey())
@@ -375,15 +380,25 @@ class Minion:
             pass
 
     async def _deliver(self, ret: dict[str, Any]) -> None:
-        """Send a return, retrying while the master is away; the master drops duplicates."""
+        """Send a return, retrying while the master is away; the master drops duplicates.
+
+        A return the master refuses (too big, say) is replaced, once, by a
+        short error return saying why, so the operator sees a failure rather
+        than a minion that never answered.
+        """
         deadline = time.monotonic() + RETURN_RETRY_SECONDS
         delay = 0.5
+        replaced = False
         while True:
             try:
                 await self.channel.request("ret", ret)
                 return
             except RequestFailed as exc:
                 refused = isinstance(exc, RequestRefused)
+                if refused and not replaced:
+                    log.warning("%s: return of job %s refused: %s", self.id, ret["jid"], exc)
+                    ret, replaced = _refusal(ret, exc), True
+                    continue
                 if refused or time.monotonic() > deadline or self.stopping.is_set():
                     log.warning("%s: return of job %s lost: %s", self.id, ret["jid"], exc)
                     return
@@ -497,6 +512,19 @@ class Hooks:
             return False
         ctx.cancelled.set()
         return True
+
+
+def _refusal(ret: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    """The short error return sent in place of ``ret`` when the master refused it."""
+    return {
+        "jid": ret["jid"],
+        "fun": ret["fun"],
+        "fun_args": [],
+        "return": f"the return was not delivered: {str(exc)[:400]}",
+        "retcode": 1,
+        "success": False,
+        "duration": ret.get("duration", 0.0),
+    }
 
 
 def _fun_args(load: dict[str, Any]) -> list[Any]:

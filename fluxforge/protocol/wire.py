@@ -38,6 +38,16 @@ PROTOCOL_VERSION = 3
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 # The most msgpack objects an outer frame may hold (see parse_frame).
 OUTER_MOST = 32
+# The largest auth frame: an id of 253 characters, a 32-byte key and a nonce of
+# at most 64 bytes fit in under 400 bytes.
+AUTH_MOST_BYTES = 1024
+# The largest auth reply: two public keys and a sealed grant, about 350 bytes today.
+AUTH_REPLY_MOST_BYTES = 4096
+# The most msgpack objects, and the deepest nesting of containers, in a body
+# decoded from inside a Box or a signed publication (see scan_objects). Both
+# sides know them: a minion refuses to send a request that breaks them.
+INNER_MOST = 100_000
+INNER_DEPTH = 32
 
 Number = (int, float)
 Any_ = object
@@ -173,7 +183,22 @@ def count_objects(data: bytes, most: int) -> int:
     refused with :class:`MalformedFrame` after reading at most ``most``
     markers. Truncated data is refused too.
     """
+    return scan_objects(data, most)[0]
+
+
+def scan_objects(data: bytes, most: int, deepest: int | None = None) -> tuple[int, int]:
+    """``(objects, depth)`` of the msgpack value in ``data``, from its marker bytes alone.
+
+    As :func:`count_objects`, and with ``deepest``, a value whose containers
+    nest more than ``deepest`` levels (a scalar is depth 0, ``[1]`` depth 1)
+    is refused when the marker that goes too deep is read: 500 nested
+    arrays cost 33 markers, not a recursion through every decoder after it.
+    """
     pos, end, count, pending = 0, len(data), 0, 1
+    # Items still to read in each open container; the depth is its length.
+    open_items: list[int] = []
+    depth = 0
+    limit = deepest if deepest is not None else most + 1
     while pending:
         if pos >= end:
             raise MalformedFrame("frame is not valid msgpack (truncated)")
@@ -207,25 +232,70 @@ def count_objects(data: bytes, most: int) -> int:
         pending += items
         if count + pending > most:
             raise MalformedFrame(f"frame holds more than {most} msgpack objects")
+        if open_items:
+            open_items[-1] -= 1
+        if items:
+            open_items.append(items)
+            if len(open_items) > depth:
+                depth = len(open_items)
+                if depth > limit:
+                    raise MalformedFrame(f"frame nests containers more than {limit} deep")
+        else:
+            while open_items and not open_items[-1]:
+                open_items.pop()
     if pos > end:
         raise MalformedFrame("frame is not valid msgpack (truncated)")
-    return count
+    return count, depth
 
 
-def unpack(data: bytes, limit: int = DEFAULT_MAX_FRAME, most: int | None = None) -> Any:
+def unpack(
+    data: bytes, limit: int = DEFAULT_MAX_FRAME, most: int | None = None, deepest: int | None = None
+) -> Any:
     """Decode one frame, refusing it before decoding when it is over ``limit`` bytes.
 
-    With ``most``, a frame that holds more than ``most`` msgpack objects is
-    refused before decoding as well (:func:`count_objects`).
+    With ``most``, a frame that holds more than ``most`` msgpack objects (or,
+    with ``deepest``, nests deeper) is refused before decoding as well
+    (:func:`scan_objects`), and msgpack's own limits refuse any string,
+    binary, array or map longer than these bounds, and every extension type
+    (the protocol uses none).
     """
     if len(data) > limit:
         raise FrameTooLarge(f"frame of {len(data)} bytes is over the limit of {limit}")
-    if most is not None:
-        count_objects(data, most)
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+        if most is None:
+            return msgpack.unpackb(data, raw=False, strict_map_key=True)
+        scan_objects(data, most, deepest)
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            max_str_len=limit,
+            max_bin_len=limit,
+            max_array_len=most,
+            max_map_len=most,
+            max_ext_len=0,
+        )
+    except MalformedFrame:
+        raise
     except Exception as exc:  # msgpack raises many unrelated types
         raise MalformedFrame(f"frame is not valid msgpack ({type(exc).__name__})")
+
+
+def unpack_inner(data: bytes, limit: int = DEFAULT_MAX_FRAME) -> Any:
+    """Decode a body opened from a Box or a signed publication, within the inner limits.
+
+    :data:`INNER_MOST` objects and :data:`INNER_DEPTH` levels, checked from
+    the marker bytes before anything is decoded.
+    """
+    return unpack(data, limit, INNER_MOST, INNER_DEPTH)
+
+
+def check_inner(data: bytes, what: str) -> None:
+    """Refuse (:class:`MalformedFrame`) packed ``data`` that a peer's :func:`unpack_inner` would."""
+    try:
+        scan_objects(data, INNER_MOST, INNER_DEPTH)
+    except MalformedFrame as exc:
+        raise MalformedFrame(f"{what}: {exc}") from None
 
 
 _COMPILED: dict[int, list[tuple[str, Any, bool]]] = {}
@@ -274,7 +344,20 @@ def frame(kind: str, *parts: Any) -> bytes:
     return pack([kind, PROTOCOL_VERSION, *parts])
 
 
-def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str, list[Any]]:
+def _peek_kind(data: bytes) -> bytes:
+    """The kind of an outer frame as the minimal encoding spells it (a fixstr
+    after a fixarray marker), or ``b""``: read without decoding anything."""
+    if len(data) < 2 or not 0x92 <= data[0] <= 0x9F or not 0xA0 <= data[1] <= 0xBF:
+        return b""
+    return data[2 : 2 + (data[1] & 0x1F)]
+
+
+def parse_frame(
+    data: bytes,
+    limit: int,
+    kinds: Mapping[str, int],
+    sizes: Mapping[str, int] | None = None,
+) -> tuple[str, list[Any]]:
     """Decode an outer frame and check its kind, version and part count.
 
     ``kinds`` maps each accepted kind to its number of parts after the version.
@@ -282,7 +365,17 @@ def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str,
     16), so one that declares more than :data:`OUTER_MOST` is
     refused from its marker bytes, before anything is decoded: this is what
     an unauthenticated peer can make the master or a minion decode.
+
+    ``sizes`` gives some kinds a byte limit smaller than ``limit`` (an auth
+    frame is a few hundred bytes): the kind is read from the first bytes and
+    a larger frame is refused before decoding, and checked again after (a
+    peer may spell the kind in a longer encoding).
     """
+    if sizes:
+        small = sizes.get(_peek_kind(data).decode("ascii", "replace"))
+        if small is not None and len(data) > small:
+            kind = _peek_kind(data).decode("ascii", "replace")
+            raise FrameTooLarge(f"{kind} frame of {len(data)} bytes is over the limit of {small}")
     obj = unpack(data, limit, OUTER_MOST)
     if not isinstance(obj, list) or len(obj) < 2:
         raise MalformedFrame("frame is not a [kind, version, ...] array")
@@ -296,4 +389,6 @@ def parse_frame(data: bytes, limit: int, kinds: Mapping[str, int]) -> tuple[str,
     parts = obj[2:]
     if len(parts) != kinds[kind]:
         raise MalformedFrame(f"{kind} frame has {len(parts)} parts, expected {kinds[kind]}")
+    if sizes and kind in sizes and len(data) > sizes[kind]:
+        raise FrameTooLarge(f"{kind} frame of {len(data)} bytes is over the limit of {sizes[kind]}")
     return kind, parts
