@@ -241,8 +241,10 @@ def test_a_job_that_leaves_out_an_accepted_minion_is_sealed_to_each_candidate(
     )
     assert master.published == [(master.published[0][0], sealed_to)]
     job = master.commands.live.live[result["jid"]]
-    # A job sent only to its candidates takes returns only from them.
-    assert job.broadcast is (sealed_to is None and tgt_type != "list")
+    # Sent to everyone or to each candidate; either way only candidates may return.
+    assert job.broadcast is (sealed_to is None)
+    if sealed_to is not None:
+        assert job.minions == set(sealed_to)
 
 
 def test_a_bad_target_is_a_target_error_and_publishes_nothing(master: Master) -> None:
