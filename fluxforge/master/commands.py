@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fluxforge import __version__, targeting
+from fluxforge.errors import UsageError
 from fluxforge.events import tags
 from fluxforge.master.core import LiveJobs, Targets
 from fluxforge.master.sessions import Sessions
@@ -128,7 +129,7 @@ class Commands:
         if op == "finger":
             return store.fingerprints(pattern)
         if op == "accept":
-            change = store.accept(pattern, include)
+            change = store.accept(pattern, include, _expected(fields["expect"]))
         elif op == "reject":
             change = store.reject(pattern, include)
         else:
@@ -140,4 +141,15 @@ class Commands:
             self.sessions.rotate(f"{op} {', '.join(change.moved)}")
         for minion_id in change.moved:
             self.fire(tags.KEY, {"id": minion_id, "act": op})
-        return {"moved": change.moved, "rotated": change.removed_accepted}
+        return {
+            "moved": change.moved,
+            "rotated": change.removed_accepted,
+            "fingers": change.fingers,
+        }
+
+
+def _expected(expect: dict[Any, Any]) -> dict[str, str]:
+    """The ``expect`` field of ``keys``: text ids to text fingerprints, checked."""
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in expect.items()):
+        raise UsageError("keys: field 'expect' must map minion ids to fingerprints (text)")
+    return expect

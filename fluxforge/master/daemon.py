@@ -26,7 +26,7 @@ from typing import Any
 import zmq
 
 from fluxforge import errors, events
-from fluxforge.config import MasterConfig, ensure_dir
+from fluxforge.config import MasterConfig, ensure_dir, ensure_private_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.events import tags
 from fluxforge.logs import Warner
@@ -40,7 +40,7 @@ from fluxforge.master.stores.jobcache import JobCache
 from fluxforge.master.stores.minioncache import MinionCache
 from fluxforge.protocol import wire
 from fluxforge.protocol.crypto import MasterIdentity, Signer
-from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, send_parts
+from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, peer_address, send_parts
 
 log = logging.getLogger("fluxforge.master")
 
@@ -64,9 +64,11 @@ class Master:
     def __init__(self, cfg: MasterConfig) -> None:
         self.cfg = cfg
         ensure_dir(cfg.sock_dir, 0o700)
-        ensure_dir(cfg.pki_dir, 0o700)
+        ensure_private_dir(cfg.pki_dir)
         self.identity = MasterIdentity.load(cfg.pki_dir)
-        self.store = keys.KeyStore(cfg.pki_dir, cfg.auto_accept, cfg.autosign_file)
+        self.store = keys.KeyStore(
+            cfg.pki_dir, cfg.auto_accept, cfg.autosign_file, cfg.max_pending_keys
+        )
         self.warner = Warner(log)
         self.ctx = zmq.Context()
         self._sockets: list[zmq.Socket[Any]] = []
@@ -82,6 +84,7 @@ class Master:
         self.router.setsockopt(zmq.SNDHWM, 0)
         self.signer = Signer(self.identity.sign_secret)
         self.sessions = Sessions(self.identity, self.store, self.fire)
+        self.sessions.limiter = keys.NewKeyLimiter(cfg.new_keys_per_source)
         self.jobcache: JobStore = JobCache(cfg.cachedir)
         self.minioncache: MinionDataStore = MinionCache(cfg.cachedir)
         self.pool = concurrent.futures.ThreadPoolExecutor(
@@ -172,7 +175,7 @@ class Master:
         try:
             kind, parts = wire.parse_frame(data, self.cfg.max_frame_size, REQUEST_KINDS)
             if kind == "auth":
-                reply = self.sessions.authenticate(parts[0])
+                reply = self.sessions.authenticate(parts[0], self._peer())
             else:
                 reply = self._on_request(ident, parts[0], parts[1])
         except (WireError, NotAuthorized) as exc:
@@ -185,6 +188,11 @@ class Master:
             return
         if reply is not None:
             self._reply(ident, reply)
+
+    def _peer(self) -> str:
+        """The address of the peer whose message is being handled."""
+        reader = self._router_reader
+        return peer_address(reader.frame if reader is not None else None)
 
     def _reply(self, ident: bytes, reply: bytes) -> None:
         # Replies leave together after the batch being drained: one wake-up
@@ -291,7 +299,7 @@ class Master:
             ports.BoundPorts(os.getpid(), self.cfg.interface, self.publish_port, self.ret_port),
         )
         readers = [
-            Drainer(self.router, self._on_minion),
+            Drainer(self.router, self._on_minion, peers=True),
             Drainer(self.ev_pull, self._on_event),
             Drainer(self.api, self._on_api),
         ]

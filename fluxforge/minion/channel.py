@@ -173,6 +173,12 @@ class Channel:
             raise NotAccepted(f"master {self.cfg.master}:{self.cfg.ret_port} did not answer")
         finally:
             self._auth_waiter = None
+        if reply["status"] == "limited":
+            raise NotAccepted(
+                "master did not record this minion's key: it holds too many pending keys, or "
+                "too many new keys came from this address; its operator must review them "
+                "(`ff-key -L`)"
+            )
         if reply["status"] != "accepted" or reply["sealed"] is None:
             raise NotAccepted(f"master holds this minion's key as {reply['status']}")
         # The grant is sealed by the master's box key, which is pinned (or
