@@ -62,6 +62,11 @@ class MasterConfig:
     sock_dir: str = opt("var/run/fluxforge/master", "Local IPC sockets (mode 0700)", path=True)
     log_file: str = opt("var/log/fluxforge/master.log", "Log file", path=True)
     log_level: str = opt("info", "Log level: debug, info, warning, error")
+    audit_log: str = opt(
+        "var/log/fluxforge/audit.log",
+        "Audit log (mode 0600): a JSON line per job published and per key operation; empty: none",
+        path=True,
+    )
     auto_accept: bool = opt(False, "Accept every new minion key without review")
     autosign_file: str = opt("", "File of minion id globs accepted automatically", path=True)
     max_pending_keys: int = opt(

@@ -15,6 +15,7 @@ from typing import Any
 from fluxforge import __version__, targeting
 from fluxforge.errors import UsageError
 from fluxforge.events import tags
+from fluxforge.master.audit import AuditLog
 from fluxforge.master.core import LiveJobs, Targets
 from fluxforge.master.sessions import Sessions
 from fluxforge.master.stores import JobStore, MinionDataStore
@@ -46,6 +47,7 @@ class Commands:
         self.fire = fire
         self.publish = publish
         self.jids = JidFactory()
+        self.audit = AuditLog("")  # the daemon sets the configured one
         # One handler per declared command (a test keeps the two in step).
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "ping": self.cmd_ping,
@@ -87,6 +89,7 @@ class Commands:
             return {"jid": load["jid"], "minions": [], "unknown": []}
         broadcast = load["tgt_type"] != "list"
         self.jobs.add_job(load, minions)
+        self.audit.job(load, minions, unknown)
         self.live.add(load["jid"], {*minions, *unknown}, broadcast)
         self.fire(tags.job_new(load["jid"]), {**load, "minions": minions, "unknown": unknown})
         # A list names its minions: send to each on its own topic, so a job for
@@ -139,6 +142,8 @@ class Commands:
             self.minions.forget(change.moved)
         if change.removed_accepted:
             self.sessions.rotate(f"{op} {', '.join(change.moved)}")
+        if change.moved:
+            self.audit.keys(op, pattern, change.fingers, change.removed_accepted)
         for minion_id in change.moved:
             self.fire(tags.KEY, {"id": minion_id, "act": op})
         return {

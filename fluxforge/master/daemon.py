@@ -31,6 +31,7 @@ from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAut
 from fluxforge.events import tags
 from fluxforge.logs import Warner
 from fluxforge.master import keys, ports
+from fluxforge.master.audit import AuditLog
 from fluxforge.master.commands import THREADED, Commands
 from fluxforge.master.core import Deferred, LiveJobs, Targets
 from fluxforge.master.requests import Requests
@@ -104,6 +105,7 @@ class Master:
             self.fire,
             self.publish,
         )
+        self.commands.audit = AuditLog(cfg.audit_log)
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
         self._outbox: list[tuple[bytes, bytes]] = []
@@ -334,6 +336,7 @@ class Master:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.jobcache.close()
         self.minioncache.close()
+        self.commands.audit.close()
         for sock in self._sockets:
             sock.close(0)
         self.ctx.term()
