@@ -57,7 +57,7 @@ class KeyChange:
 
     moved: list[str]
     removed_accepted: bool
-    fingers: dict[str, str] = dataclasses.field(default_factory=dict)
+    fingers: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
 
 class NewKeyLimiter:

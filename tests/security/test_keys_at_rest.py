@@ -6,6 +6,8 @@ fixes it, when ``pki_dir`` or a private key is open to group or others.
 Before, an existing ``pki_dir`` of 0755 was silently narrowed by the
 master (its keys may have been read already) and kept as it was by the
 minion, and a private key was refused with a message that named no fix.
+The class of Salt's CVE-2020-17490 (its tls module created private keys
+that every local user could read).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ so log files are private: 0600, created so and narrowed if they were
 wider. Before, they were created 0644, readable by every local user. At
 info, neither the master's nor the minion's log holds a ``cmd.run``
 argument, a ``password=`` argument, or a pillar value used by a state,
-even when the state fails.
+even when the state fails. The class of Salt's CVE-2021-25284 (its cmd
+module logged credentials at the info and error levels).
 """
 
 from __future__ import annotations
