@@ -104,6 +104,9 @@ class KeyStore:
         self.autosign_file = autosign_file
         self.max_pending = max_pending  # 0: no limit
         self._pending_count: int | None = None  # cached; None: count again
+        # pki_dir first: makedirs gives only the last folder the mode, and
+        # the daemons refuse a pki_dir that group or others may use.
+        os.makedirs(pki_dir, mode=0o700, exist_ok=True)
         for folder in FOLDERS.values():
             os.makedirs(os.path.join(pki_dir, folder), mode=0o700, exist_ok=True)
 
