@@ -17,6 +17,7 @@ from fluxforge import config
 from fluxforge.cli.common import fail
 from fluxforge.client import LocalClient, master_pid
 from fluxforge.master import keys
+from fluxforge.master.audit import AuditLog
 
 __all__ = ["ORDER", "TITLES", "VERBS", "KeyOps", "change", "emit_listing", "perform"]
 
@@ -34,6 +35,7 @@ class KeyOps:
     """Key operations through the running master, or on the store when none runs."""
 
     def __init__(self, cfg: config.MasterConfig) -> None:
+        self.cfg = cfg
         self.client = LocalClient(cfg) if master_pid(cfg.sock_dir) else None
         self.store = None if self.client else keys.KeyStore(cfg.pki_dir)
 
@@ -64,6 +66,10 @@ class KeyOps:
             change = self.store.accept(pattern, include, expect)
         else:
             change = getattr(self.store, op)(pattern, *((include,) if op != "delete" else ()))
+        if change.moved:  # the master is not running: the audit record is ours to write
+            audit = AuditLog(self.cfg.audit_log)
+            audit.keys(op, pattern, change.fingers, False)
+            audit.close()
         return {"moved": change.moved, "rotated": False, "fingers": change.fingers}
 
 

@@ -19,8 +19,10 @@ argument, and ``name=value`` positional arguments with such names are
 written as :data:`MASK`, at any depth. Other positional arguments are
 written as given: a command line handed to ``cmd.run`` is recorded.
 
-A line that cannot be written is reported (rate-limited) and the job goes
-on: the audit log records, it does not guard.
+The master writes the records; ``ff-key`` writes its own when no master
+runs and it changes the key store itself. A line that cannot be written
+is reported (rate-limited) and the job goes on: the audit log records, it
+does not guard.
 """
 
 from __future__ import annotations
