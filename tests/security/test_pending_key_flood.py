@@ -66,7 +66,7 @@ def test_made_up_ids_are_capped_and_limited_per_source(cluster: Cluster) -> None
     first = _flood(cluster, "127.0.0.1", "flood-a-")
     # One address: its burst (less web1's key, from the same address), and at
     # most a few refilled while it sends.
-    assert PER_SOURCE - 1 <= first.get("pending", 0) <= PER_SOURCE + 10, first
+    assert PER_SOURCE - 1 <= first.get("pending", 0) <= PER_SOURCE + 30, first
     assert first.get("limited", 0) == FLOOD - first["pending"], first
     second = _flood(cluster, "127.0.0.2", "flood-b-")
     # Another address adds its own, up to the cap over all pending keys.
