@@ -1,4 +1,9 @@
-"""Logging set-up for the daemons and commands, and a warner that cannot flood."""
+"""Logging set-up for the daemons and commands, and a warner that cannot flood.
+
+Log files are private (0600): at debug they hold command lines and job
+arguments, which may carry secrets. Below debug nothing of the kind is
+logged (see docs/security.md).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import logging
 import os
 import sys
 import time
+
+from fluxforge.errors import ConfigError
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -31,7 +38,7 @@ def setup(level: str, log_file: str = "", stderr: bool = True) -> None:
     root.setLevel(level_of(level))
     formatter = logging.Formatter(FORMAT)
     if log_file:
-        os.makedirs(os.path.dirname(log_file), mode=0o755, exist_ok=True)
+        open_private(log_file)
         fh = logging.FileHandler(log_file, encoding="utf-8")
         fh.setFormatter(formatter)
         root.addHandler(fh)
@@ -41,6 +48,30 @@ def setup(level: str, log_file: str = "", stderr: bool = True) -> None:
         root.addHandler(sh)
 
 
+def open_private(path: str) -> None:
+    """Make sure ``path`` exists with mode 0600 (its folder made if missing).
+
+    An existing file with a wider mode is narrowed to 0600; one this process
+    cannot narrow (another user's) is a :class:`~fluxforge.errors.ConfigError`
+    naming the file, its mode and the fix.
+    """
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        mode = os.fstat(fd).st_mode & 0o777
+        if mode & 0o077:
+            try:
+                os.fchmod(fd, 0o600)
+            except PermissionError:
+                raise ConfigError(
+                    f"{path} is mode {mode:04o} and cannot be made private; run `chmod 600 {path}`"
+                )
+    finally:
+        os.close(fd)
+
+
 class Warner:
     """Logs at most ``burst`` warnings per key per ``interval`` seconds, counting the rest.
 
@@ -48,10 +79,17 @@ class Warner:
     write a million lines.
     """
 
-    def __init__(self, logger: logging.Logger, interval: float = 10.0, burst: int = 5) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 10.0,
+        burst: int = 5,
+        level: int = logging.WARNING,
+    ) -> None:
         self.logger = logger
         self.interval = interval
         self.burst = burst
+        self.level = level
         # key -> (start of the current interval, lines logged in it, lines suppressed)
         self._state: dict[str, tuple[float, int, int]] = {}
 
@@ -69,4 +107,4 @@ class Warner:
         if len(self._state) > 10_000:
             self._state.clear()
         self._state[key] = (start, logged + 1, 0)
-        self.logger.warning(message)
+        self.logger.log(self.level, message)

@@ -22,7 +22,13 @@ from fluxforge.cli.common import CONTEXT, boundary, common_options, exit_without
 @click.option("-R", "--reject-all", is_flag=True, help="Reject all pending keys.")
 @click.option("-d", "--delete", "delete", metavar="ID", help="Delete keys in any state (glob).")
 @click.option("-D", "--delete-all", is_flag=True, help="Delete every key.")
-@click.option("-f", "--finger", "finger", metavar="ID", help="Show fingerprints (glob).")
+@click.option(
+    "-f",
+    "--finger",
+    "finger",
+    metavar="ID|FP",
+    help="Show fingerprints (glob); with -a ID, the fingerprint that key must have.",
+)
 @click.option("-F", "--finger-all", is_flag=True, help="Show all fingerprints.")
 @click.option("--include-accepted", is_flag=True, help="-r/-R also reject accepted keys.")
 @click.option("--include-rejected", is_flag=True, help="-a/-A also accept rejected keys.")
@@ -57,11 +63,15 @@ def main(
     Examples:
       ff-key -L
       ff-key -a 'web*' -y
+      ff-key -a web1 --finger 3f:a0:...:9c -y
       ff-key -d web2 -y
     """
     exit_without_collecting()
     cfg = config.load_master(config_path)
     logs.setup(log_level or "warning", stderr=True)
+    require_finger = ""
+    if accept is not None and finger is not None:
+        require_finger, finger = finger, None
     actions = [
         ("accept", accept),
         ("accept", "*" if accept_all else None),
@@ -85,4 +95,5 @@ def main(
         include_denied=include_denied,
         yes=yes,
         out=out,
+        require_finger=require_finger,
     )

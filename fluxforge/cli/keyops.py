@@ -7,7 +7,6 @@ Apart from :mod:`fluxforge.cli.key` (the command line) so that ``ff-key
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import sys
 from typing import Any
@@ -18,6 +17,7 @@ from fluxforge import config
 from fluxforge.cli.common import fail
 from fluxforge.client import LocalClient, master_pid
 from fluxforge.master import keys
+from fluxforge.master.audit import AuditLog
 
 __all__ = ["ORDER", "TITLES", "VERBS", "KeyOps", "change", "emit_listing", "perform"]
 
@@ -35,20 +35,42 @@ class KeyOps:
     """Key operations through the running master, or on the store when none runs."""
 
     def __init__(self, cfg: config.MasterConfig) -> None:
+        self.cfg = cfg
         self.client = LocalClient(cfg) if master_pid(cfg.sock_dir) else None
         self.store = None if self.client else keys.KeyStore(cfg.pki_dir)
 
-    def run(self, op: str, pattern: str = "*", include: tuple[str, ...] = ()) -> Any:
-        """Perform ``op`` and return its result."""
+    def run(
+        self,
+        op: str,
+        pattern: str = "*",
+        include: tuple[str, ...] = (),
+        expect: dict[str, str] | None = None,
+    ) -> Any:
+        """Perform ``op`` and return its result.
+
+        ``expect`` (accept only) maps each id to the fingerprint the operator
+        saw; whoever holds the store (the master, or this process) checks it
+        in the same step as the accept.
+        """
         if self.client is not None:
-            return self.client.command("keys", op=op, pattern=pattern, include=list(include))
+            fields: dict[str, Any] = {"op": op, "pattern": pattern, "include": list(include)}
+            if expect:
+                fields["expect"] = expect
+            return self.client.command("keys", **fields)
         assert self.store is not None
         if op == "list":
             return self.store.listing()
         if op == "finger":
             return self.store.fingerprints(pattern)
-        change = getattr(self.store, op)(pattern, *((include,) if op != "delete" else ()))
-        return {"moved": change.moved, "rotated": False}
+        if op == "accept":
+            change = self.store.accept(pattern, include, expect)
+        else:
+            change = getattr(self.store, op)(pattern, *((include,) if op != "delete" else ()))
+        if change.moved:  # the master is not running: the audit record is ours to write
+            audit = AuditLog(self.cfg.audit_log)
+            audit.keys(op, pattern, change.fingers, False)
+            audit.close()
+        return {"moved": change.moved, "rotated": False, "fingers": change.fingers}
 
 
 def emit_listing(listing: dict[str, list[str]], out: str) -> None:
@@ -69,34 +91,62 @@ def emit_listing(listing: dict[str, list[str]], out: str) -> None:
             click.echo(click.style(minion_id, fg=colors[state]) if tty else minion_id)
 
 
+def _emit_fingers(prints: dict[str, dict[str, str]], states: tuple[str, ...]) -> None:
+    for state in ORDER:
+        if state in states and prints.get(state):
+            click.echo(TITLES[state])
+            for minion_id, fp in sorted(prints[state].items()):
+                click.echo(f"{minion_id}:  {fp}")
+
+
 def change(
-    ops: KeyOps, op: str, pattern: str, include: tuple[str, ...], yes: bool, out: str
+    ops: KeyOps,
+    op: str,
+    pattern: str,
+    include: tuple[str, ...],
+    yes: bool,
+    out: str,
+    finger: str = "",
 ) -> None:
-    """Accept, reject or delete the keys ``pattern`` matches, after asking unless ``yes``."""
+    """Accept, reject or delete the keys ``pattern`` matches, after asking unless ``yes``.
+
+    The prompt shows each key's fingerprint. An accept after a prompt, or
+    with ``finger`` (one id), sends the fingerprints to expect with it, so a
+    key swapped in meanwhile is refused rather than accepted.
+    """
     sources = {
         "accept": (keys.PENDING, *include),
         "reject": (keys.PENDING, *include),
         "delete": keys.STATES,
     }[op]
-    listing = ops.run("list")
-    matched = {s: [m for m in listing[s] if fnmatch.fnmatchcase(m, pattern)] for s in sources}
+    prints = ops.run("finger", pattern)
+    matched = {s: dict(prints.get(s, {})) for s in sources}
     if not any(matched.values()):
         fail(
             f"no {' or '.join(TITLES[s][:-6].lower() for s in sources)} key matches "
             f"{pattern!r}; see `ff-key -L`",
             1,
         )
+    expect: dict[str, str] | None = None
+    if finger:
+        expect = {pattern: finger}
     if not yes:
         click.echo(f"The following keys are going to be {VERBS[op]}:")
-        emit_listing(matched, "nested")
+        _emit_fingers(matched, sources)
         if not click.confirm("Proceed?", default=op == "accept"):
             fail("nothing changed", 1)
-    result = ops.run(op, pattern, include)
+        if op == "accept" and expect is None:
+            expect = {m: fp for found in matched.values() for m, fp in found.items()}
+    result = ops.run(op, pattern, include, expect)
     if out == "json":
         click.echo(json.dumps(result, indent=4))
         return
+    fingers = result.get("fingers", {})
     for minion_id in result["moved"]:
-        click.echo(f"Key for minion {minion_id} {VERBS[op]}.")
+        fp = fingers.get(minion_id)
+        click.echo(
+            f"Key for minion {minion_id} {VERBS[op]}" + (f" (fingerprint {fp})." if fp else ".")
+        )
 
 
 def perform(
@@ -108,8 +158,13 @@ def perform(
     include_denied: bool,
     yes: bool,
     out: str,
+    require_finger: str = "",
 ) -> None:
-    """Run one ``ff-key`` action, ``(op, pattern)``, or list the keys when ``action`` is None."""
+    """Run one ``ff-key`` action, ``(op, pattern)``, or list the keys when ``action`` is None.
+
+    ``require_finger`` (with an accept of one id) is the fingerprint that
+    key must have.
+    """
     ops = KeyOps(cfg)
     if action is None:
         emit_listing(ops.run("list"), out)
@@ -123,15 +178,13 @@ def perform(
         if out == "json":
             click.echo(json.dumps(prints, indent=4, sort_keys=True))
             return
-        for state in ORDER:
-            if state in prints:
-                click.echo(TITLES[state])
-                for minion_id, fp in sorted(prints[state].items()):
-                    click.echo(f"{minion_id}:  {fp}")
+        _emit_fingers(prints, keys.STATES)
         return
+    if require_finger and (op != "accept" or any(c in pattern for c in "*?[]!")):
+        fail("--finger with -a takes one minion id, not a glob: ff-key -a ID --finger FP")
     include: tuple[str, ...] = ()
     if op == "accept":
         include = (keys.REJECTED,) * include_rejected + (keys.DENIED,) * include_denied
     elif op == "reject":
         include = (keys.ACCEPTED,) * include_accepted + (keys.DENIED,) * include_denied
-    change(ops, op, pattern, include, yes, out)
+    change(ops, op, pattern, include, yes, out, require_finger)

@@ -208,3 +208,23 @@ def ensure_dir(path: str | Path, mode: int = 0o755) -> None:
     """Create ``path`` (and parents) if missing, with ``mode`` on the leaf."""
     os.makedirs(path, mode=mode, exist_ok=True)
     os.chmod(path, mode)
+
+
+def ensure_private_dir(path: str | Path, option: str = "pki_dir") -> None:
+    """Create ``path`` 0700 if missing; refuse an existing one that group or others can use.
+
+    Like ssh with ``~/.ssh``: a folder of private keys that another user can
+    read, write or enter is a :class:`ConfigError` naming the folder, its
+    mode and the ``chmod`` that fixes it; it is never changed silently, since
+    its keys may already have been read.
+    """
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+        return
+    mode = os.stat(path).st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(
+            f"{option} {path} is mode {mode:04o} (group or others may use it); "
+            f"run `chmod 700 {path}`"
+        )

@@ -62,8 +62,23 @@ class MasterConfig:
     sock_dir: str = opt("var/run/fluxforge/master", "Local IPC sockets (mode 0700)", path=True)
     log_file: str = opt("var/log/fluxforge/master.log", "Log file", path=True)
     log_level: str = opt("info", "Log level: debug, info, warning, error")
+    audit_log: str = opt(
+        "var/log/fluxforge/audit.log",
+        "Audit log (mode 0600): a JSON line per job published and per key operation; empty: none",
+        path=True,
+    )
     auto_accept: bool = opt(False, "Accept every new minion key without review")
     autosign_file: str = opt("", "File of minion id globs accepted automatically", path=True)
+    max_pending_keys: int = opt(
+        1000,
+        "Most pending keys kept (0: no limit); a new key beyond them is not recorded",
+        between=(0, 1_000_000),
+    )
+    new_keys_per_source: int = opt(
+        30,
+        "New pending keys one address may add per minute (burst as large); 0: no limit",
+        between=(0, 1_000_000),
+    )
     timeout: float = opt(5.0, "Seconds ff waits for a silent minion")
     max_frame_size: int = opt(
         16 * 1024 * 1024, "Largest request frame in bytes; larger ones are refused"

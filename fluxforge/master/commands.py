@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fluxforge import __version__, targeting
+from fluxforge.errors import UsageError
 from fluxforge.events import tags
+from fluxforge.master.audit import AuditLog
 from fluxforge.master.core import LiveJobs, Targets
 from fluxforge.master.sessions import Sessions
 from fluxforge.master.stores import JobStore, MinionDataStore
@@ -45,6 +47,7 @@ class Commands:
         self.fire = fire
         self.publish = publish
         self.jids = JidFactory()
+        self.audit = AuditLog("")  # the daemon sets the configured one
         # One handler per declared command (a test keeps the two in step).
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "ping": self.cmd_ping,
@@ -90,6 +93,7 @@ class Commands:
         # accepted minion may run is a broadcast under the session key.
         broadcast = len(candidates) >= len(self.sessions.accepted)
         self.jobs.add_job(load, minions)
+        self.audit.job(load, minions, unknown)
         # Only the candidates may return to it (Requests._job_for).
         self.live.add(load["jid"], set(candidates), broadcast)
         self.fire(tags.job_new(load["jid"]), {**load, "minions": minions, "unknown": unknown})
@@ -130,7 +134,7 @@ class Commands:
         if op == "finger":
             return store.fingerprints(pattern)
         if op == "accept":
-            change = store.accept(pattern, include)
+            change = store.accept(pattern, include, _expected(fields["expect"]))
         elif op == "reject":
             change = store.reject(pattern, include)
         else:
@@ -140,6 +144,19 @@ class Commands:
             self.minions.forget(change.moved)
         if change.removed_accepted:
             self.sessions.rotate(f"{op} {', '.join(change.moved)}")
+        if change.moved:
+            self.audit.keys(op, pattern, change.fingers, change.removed_accepted)
         for minion_id in change.moved:
             self.fire(tags.KEY, {"id": minion_id, "act": op})
-        return {"moved": change.moved, "rotated": change.removed_accepted}
+        return {
+            "moved": change.moved,
+            "rotated": change.removed_accepted,
+            "fingers": change.fingers,
+        }
+
+
+def _expected(expect: dict[Any, Any]) -> dict[str, str]:
+    """The ``expect`` field of ``keys``: text ids to text fingerprints, checked."""
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in expect.items()):
+        raise UsageError("keys: field 'expect' must map minion ids to fingerprints (text)")
+    return expect

@@ -26,11 +26,12 @@ from typing import Any
 import zmq
 
 from fluxforge import errors, events
-from fluxforge.config import MasterConfig, ensure_dir
+from fluxforge.config import MasterConfig, ensure_dir, ensure_private_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.events import tags
 from fluxforge.logs import Warner
 from fluxforge.master import keys, ports
+from fluxforge.master.audit import AuditLog
 from fluxforge.master.commands import THREADED, Commands
 from fluxforge.master.core import Deferred, LiveJobs, Targets
 from fluxforge.master.requests import Requests
@@ -40,7 +41,7 @@ from fluxforge.master.stores.jobcache import JobCache
 from fluxforge.master.stores.minioncache import MinionCache
 from fluxforge.protocol import wire
 from fluxforge.protocol.crypto import MasterIdentity, Signer
-from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, send_parts
+from fluxforge.protocol.drain import NOBLOCK, SNDMORE, Drainer, peer_address, send_parts
 
 log = logging.getLogger("fluxforge.master")
 
@@ -66,9 +67,11 @@ class Master:
     def __init__(self, cfg: MasterConfig) -> None:
         self.cfg = cfg
         ensure_dir(cfg.sock_dir, 0o700)
-        ensure_dir(cfg.pki_dir, 0o700)
+        ensure_private_dir(cfg.pki_dir)
         self.identity = MasterIdentity.load(cfg.pki_dir)
-        self.store = keys.KeyStore(cfg.pki_dir, cfg.auto_accept, cfg.autosign_file)
+        self.store = keys.KeyStore(
+            cfg.pki_dir, cfg.auto_accept, cfg.autosign_file, cfg.max_pending_keys
+        )
         self.warner = Warner(log)
         self.ctx = zmq.Context()
         self._sockets: list[zmq.Socket[Any]] = []
@@ -88,6 +91,7 @@ class Master:
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.signer = Signer(self.identity.sign_secret)
         self.sessions = Sessions(self.identity, self.store, self.fire)
+        self.sessions.limiter = keys.NewKeyLimiter(cfg.new_keys_per_source)
         self.jobcache: JobStore = JobCache(cfg.cachedir)
         self.minioncache: MinionDataStore = MinionCache(cfg.cachedir)
         self.pool = concurrent.futures.ThreadPoolExecutor(
@@ -107,6 +111,7 @@ class Master:
             self.fire,
             self.publish,
         )
+        self.commands.audit = AuditLog(cfg.audit_log)
         self._stop = asyncio.Event()
         self._api_reader: Drainer | None = None
         self._outbox: list[tuple[bytes, bytes, str, bool]] = []
@@ -200,7 +205,7 @@ class Master:
                 data, self.cfg.max_frame_size, REQUEST_KINDS, REQUEST_SIZES
             )
             if kind == "auth":
-                reply = self.sessions.authenticate(parts[0])
+                reply = self.sessions.authenticate(parts[0], self._peer())
             else:
                 reply = self._on_request(ident, parts[0], parts[1])
                 if reply is not None:
@@ -216,6 +221,11 @@ class Master:
             return
         if reply is not None:
             self._reply(ident, reply)
+
+    def _peer(self) -> str:
+        """The address of the peer whose message is being handled."""
+        reader = self._router_reader
+        return peer_address(reader.frame if reader is not None else None)
 
     def _reply(self, ident: bytes, reply: bytes, minion_id: str = "", big: bool = False) -> None:
         # Replies leave together after the batch being drained: one wake-up
@@ -376,7 +386,7 @@ class Master:
             ports.BoundPorts(os.getpid(), self.cfg.interface, self.publish_port, self.ret_port),
         )
         readers = [
-            Drainer(self.router, self._on_minion),
+            Drainer(self.router, self._on_minion, peers=True),
             Drainer(self.ev_pull, self._on_event),
             Drainer(self.api, self._on_api),
         ]
@@ -411,6 +421,7 @@ class Master:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.jobcache.close()
         self.minioncache.close()
+        self.commands.audit.close()
         for sock in self._sockets:
             sock.close(0)
         self.ctx.term()

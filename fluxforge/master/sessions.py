@@ -76,6 +76,8 @@ class Sessions:
         self._reported: dict[str, str] = {}
         self.challenges = Challenges(CHALLENGE_TTL)
         self.warner = Warner(log)
+        self.notes = Warner(log, level=logging.INFO)
+        self.limiter = keys.NewKeyLimiter(0)  # the daemon sets the configured one
 
     def active(self, minion_id: str) -> bool:
         """Whether ``minion_id`` has authenticated with this master process."""
@@ -104,8 +106,8 @@ class Sessions:
 
     # -- auth -------------------------------------------------------------
 
-    def authenticate(self, body: Any) -> bytes:
-        """Handle one auth request body and return the reply frame.
+    def authenticate(self, body: Any, source: str = "") -> bytes:
+        """Handle one auth request body from ``source`` (a peer address); return the reply frame.
 
         Without a proof, an accepted key gets a challenge; with one, a grant
         (or :class:`AuthenticationFailed` when the proof does not hold).
@@ -116,7 +118,7 @@ class Sessions:
             raise MalformedFrame(f"auth: invalid minion id {str(minion_id)[:60]!r}")
         if len(public) != 32 or not NONCE_MIN <= len(nonce) <= NONCE_MAX:
             raise MalformedFrame("auth: key or nonce has the wrong length")
-        status = self.store.register(minion_id, public)
+        status = self.store.register(minion_id, public, lambda: self.limiter.allow(source))
         challenge = sealed = None
         if status == keys.ACCEPTED:
             if body["proof"] is None:
@@ -129,8 +131,12 @@ class Sessions:
                 f"minion {minion_id} presented a key other than the one on record; it is "
                 "denied until an operator acts (see `ff-key -L`)",
             )
+        elif status == keys.LIMITED:
+            self._limited(minion_id, source)
         elif self._reported.get(minion_id) != status:
-            log.info("minion %s presented a %s key; see `ff-key -L`", minion_id, status)
+            self.notes.warn(
+                f"status:{status}", f"minion {minion_id} presented a {status} key; see `ff-key -L`"
+            )
         if len(self._reported) > 100_000:
             self._reported.clear()
         self._reported[minion_id] = status
@@ -180,6 +186,22 @@ class Sessions:
             "time": time.time(),
         }
         return self.boxes.encrypt(public, wire.pack(grant))
+
+    def _limited(self, minion_id: str, source: str) -> None:
+        if self.store.pending_full():
+            self.warner.warn(
+                "pending-full",
+                f"pending keys are at max_pending_keys ({self.store.max_pending}): the new key of "
+                f"minion {minion_id} from {source or 'an unknown address'} was not recorded; "
+                "review them (`ff-key -L`) and reject (`ff-key -R`) or delete unwanted ones",
+            )
+        else:
+            self.warner.warn(
+                "pending-rate",
+                f"{source or 'an unknown address'} offers new keys faster than "
+                f"new_keys_per_source ({self.limiter.per_minute} a minute): the key of minion "
+                f"{minion_id} was not recorded",
+            )
 
     # -- requests ---------------------------------------------------------
 

@@ -214,6 +214,12 @@ class Channel:
     async def _authenticate(self) -> None:
         nonce = random_bytes(24)
         hello = await self._auth_round(nonce, None)
+        if hello["status"] == "limited":
+            raise NotAccepted(
+                "master did not record this minion's key: it holds too many pending keys, or "
+                "too many new keys came from this address; its operator must review them "
+                "(`ff-key -L`)"
+            )
         if hello["status"] != "accepted" or hello["challenge"] is None:
             raise NotAccepted(f"master holds this minion's key as {hello['status']}")
         # The proof goes to the pinned key (or, on first contact, to the key

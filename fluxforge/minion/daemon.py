@@ -16,7 +16,7 @@ from typing import Any
 import zmq
 
 from fluxforge import targeting
-from fluxforge.config import MinionConfig
+from fluxforge.config import MinionConfig, ensure_private_dir
 from fluxforge.errors import ConfigError, ExecutionError, FluxForgeError, TargetError, WireError
 from fluxforge.events import tags
 from fluxforge.files.client import FileClient
@@ -552,5 +552,6 @@ async def _serve(cfg: MinionConfig) -> None:
 
 def run(cfg: MinionConfig) -> None:
     """Run a minion in the foreground until SIGTERM or SIGINT."""
+    ensure_private_dir(cfg.pki_dir)
     log.info("minion %s starting; master %s:%d", cfg.id, cfg.master, cfg.ret_port)
     asyncio.run(_serve(cfg))

@@ -75,7 +75,7 @@ class JobContext:
 
     opts: MinionConfig
     grains: Mapping[str, Any]
-    pillar: Mapping[str, Any]
+    pillar: Mapping[str, Any] = field(repr=False)  # never in a log or traceback
     funcs: Functions
     jid: str = ""
     fun: str = ""

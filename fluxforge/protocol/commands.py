@@ -158,6 +158,12 @@ COMMANDS: dict[str, Command] = {
                     items=str,
                     choices=KEY_STATES,
                 ),
+                "expect": Field(
+                    dict,
+                    {},
+                    "accept only: id -> fingerprint the operator saw; the keys matched must "
+                    "be exactly these, or nothing is accepted",
+                ),
             },
         ),
     )

@@ -57,6 +57,25 @@ def send_parts(sock: zmq.Socket[Any], parts: list[bytes]) -> None:
         sock.send(part, NOBLOCK | SNDMORE if i < last else NOBLOCK)
 
 
+def recv_parts_peer(sock: zmq.Socket[Any]) -> tuple[list[bytes], zmq.Frame]:
+    """:func:`recv_parts`, and the first part as a zmq frame (it knows its peer's address)."""
+    first = sock.recv(NOBLOCK, copy=False)
+    parts = [first.bytes]
+    while sock.get(RCVMORE):
+        parts.append(sock.recv(NOBLOCK))
+    return parts, first
+
+
+def peer_address(frame: zmq.Frame | None) -> str:
+    """The address of the peer ``frame`` came from (``Peer-Address``), or ``""``."""
+    if frame is None:
+        return ""
+    try:
+        return str(frame.get("Peer-Address"))
+    except zmq.ZMQError:  # an inproc peer, or a transport without addresses
+        return ""
+
+
 def recv_parts(sock: zmq.Socket[Any]) -> list[bytes]:
     """Receive one multipart message without blocking (zmq.Again if none is queued)."""
     parts = [sock.recv(NOBLOCK)]
@@ -101,7 +120,12 @@ def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
 
 
 class Drainer:
-    """Calls ``handle`` for each message of ``sock``, from the event loop."""
+    """Calls ``handle`` for each message of ``sock``, from the event loop.
+
+    With ``peers``, the first frame of the message being handled stays in
+    :attr:`frame`, so the handler can ask :func:`peer_address` where it came
+    from (only when it needs to: the lookup is not free).
+    """
 
     def __init__(
         self,
@@ -109,11 +133,14 @@ class Drainer:
         handle: Callable[[Any], None],
         multipart: bool = True,
         batch: int = BATCH,
+        peers: bool = False,
     ) -> None:
         self.sock = sock
         self.handle = handle
         self.multipart = multipart
         self.batch = batch
+        self.peers = peers
+        self.frame: zmq.Frame | None = None
         import asyncio  # here, so that commands using send_parts/recv_parts skip asyncio
 
         self.loop = asyncio.get_running_loop()
@@ -128,9 +155,13 @@ class Drainer:
         if self._closed:
             return
         sock, handle = self.sock, self.handle
+        msg: Any
         for _ in range(self.batch):
             try:
-                msg: Any = recv_parts(sock) if self.multipart else sock.recv(NOBLOCK)
+                if self.peers:
+                    msg, self.frame = recv_parts_peer(sock)
+                else:
+                    msg = recv_parts(sock) if self.multipart else sock.recv(NOBLOCK)
             except zmq.Again:
                 break
             try:

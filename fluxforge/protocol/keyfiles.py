@@ -1,7 +1,7 @@
 """Key files and secrets: the parts of key handling that need no cryptography library.
 
 Text form of keys (base64 on one line), fingerprints, atomic writes with a
-mode, reading a key file (refusing a private one others can read), and
+mode, reading a key file (refusing a private one that group or others can read or write), and
 :class:`Secret`, bytes that never show themselves. ``ff-key`` and the key
 store use these without loading PyNaCl; :mod:`fluxforge.protocol.crypto`
 builds on them.
@@ -88,8 +88,8 @@ def read_key_file(path: str, private: bool) -> bytes:
         st = os.stat(path)
         if private and st.st_mode & 0o077:
             raise KeyStoreError(
-                f"{path}: private key is readable by others (mode {st.st_mode & 0o777:o}); "
-                "run chmod 600 on it"
+                f"private key {path} is mode {st.st_mode & 0o777:04o} (group or others may "
+                f"read or change it); run `chmod 600 {path}`"
             )
         with open(path, encoding="ascii") as fh:
             return decode_key(fh.read(), path)

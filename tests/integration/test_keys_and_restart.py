@@ -29,9 +29,9 @@ def test_ff_key_listing_accept_reject_delete_fingerprints(cluster: Cluster) -> N
         "Rejected Keys:",
     ]
     res = cluster.ff_key("-a", "k[12]", "-y")
-    assert res.returncode == 0 and "Key for minion k1 accepted." in res.stdout, res
+    assert res.returncode == 0 and "Key for minion k1 accepted (fingerprint " in res.stdout, res
     res = cluster.ff_key("-r", "k3", "-y")
-    assert "Key for minion k3 rejected." in res.stdout
+    assert "Key for minion k3 rejected (fingerprint " in res.stdout
     keys = cluster.keys()
     assert keys["minions"] == ["k1", "k2"] and keys["minions_rejected"] == ["k3"]
     # An accepted minion answers without a restart (acceptance_wait_time is 1 s).
@@ -77,6 +77,7 @@ def test_ff_key_exit_code_follows_the_error_class_with_or_without_a_master(
     # whether ff-key reads the store itself or the master reads it for ff-key.
     pending = cluster.pki_dir / "minions_pre"
     pending.mkdir(parents=True)
+    os.chmod(cluster.pki_dir, 0o700)  # or the master refuses to start
     (pending / "broken1").write_text("not a key\n")
     alone = cluster.ff_key("-f", "broken1")
     assert alone.returncode == 2 and "not a base64 key" in alone.stderr, alone
@@ -164,6 +165,7 @@ def test_daemon_startup_errors_are_one_line_exit_2(cluster: Cluster) -> None:
     conf = cluster.minion_conf("bad1")
     pki = cluster.minion_root("bad1") / "etc/fluxforge/pki/minion"
     pki.mkdir(parents=True)
+    os.chmod(pki, 0o700)
     (pki / "minion.key").write_text("not a key\n")
     os.chmod(pki / "minion.key", 0o600)
     res = cluster.run("ff-minion", "-c", str(conf))

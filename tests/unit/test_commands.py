@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fluxforge.config import MasterConfig
-from fluxforge.errors import TargetError, UsageError
+from fluxforge.errors import KeyStoreError, TargetError, UsageError
 from fluxforge.master import keys
 from fluxforge.master.commands import THREADED, Commands
 from fluxforge.master.core import LiveJobs, Targets
@@ -22,6 +22,7 @@ from fluxforge.master.stores.minioncache import MinionCache
 from fluxforge.protocol import commands
 from fluxforge.protocol.commands import COMMANDS, Field
 from fluxforge.protocol.crypto import MasterIdentity, random_bytes
+from fluxforge.protocol.keyfiles import fingerprint
 
 JID = "20240101000000000001"
 LOAD = {
@@ -196,7 +197,7 @@ def test_optional_fields_get_their_defaults(master: Master) -> None:
     master.commands.dispatch({"cmd": "minion_data"})
     master.commands.dispatch({"cmd": "resolve", "tgt": "web1"})
     assert master.served == [
-        ("keys", {"op": "list", "pattern": "*", "include": []}),
+        ("keys", {"op": "list", "pattern": "*", "include": [], "expect": {}}),
         ("minion_data", {"pattern": "*", "pillar": False}),
         ("resolve", {"tgt": "web1", "tgt_type": "glob"}),
     ]
@@ -259,9 +260,19 @@ def test_a_bad_target_is_a_target_error_and_publishes_nothing(master: Master) ->
 
 def test_keys_accept_through_the_validated_fields(master: Master) -> None:
     result = master.commands.dispatch({"cmd": "keys", "op": "accept", "pattern": "web*"})
-    assert result == {"moved": ["web2"], "rotated": False}
+    finger = fingerprint(master.store.read(keys.ACCEPTED, "web2") or b"")
+    assert result == {"moved": ["web2"], "rotated": False, "fingers": {"web2": finger}}
     assert master.store.ids(keys.ACCEPTED) == ["web1", "web2"]
     assert master.fired == [("ff/key", {"id": "web2", "act": "accept"})]
+
+
+def test_keys_accept_refuses_a_key_other_than_expected(master: Master) -> None:
+    request = {"cmd": "keys", "op": "accept", "pattern": "web2", "expect": {"web2": "aa:bb"}}
+    with pytest.raises(KeyStoreError, match=r"the key of web2 has fingerprint .*, not aa:bb"):
+        master.commands.dispatch(request)
+    assert master.store.ids(keys.PENDING) == ["web2"]
+    with pytest.raises(UsageError, match="'expect' must map minion ids to fingerprints"):
+        master.commands.dispatch({**request, "expect": {"web2": 1}})
 
 
 def test_the_table_imports_without_the_master() -> None:

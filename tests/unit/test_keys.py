@@ -323,3 +323,59 @@ def test_json_names_match_salt() -> None:
         REJECTED: "minions_rejected",
         DENIED: "minions_denied",
     }
+
+
+# -- limits on new pending keys and accepting by fingerprint ----------------------
+
+
+def test_pending_keys_stop_at_max_pending(tmp_path: Path) -> None:
+    store = KeyStore(str(tmp_path / "pki"), max_pending=3)
+    statuses = [store.register(f"m{i}", _pub()) for i in range(5)]
+    assert statuses == [PENDING] * 3 + [keys.LIMITED] * 2
+    assert store.ids(PENDING) == ["m0", "m1", "m2"] and store.pending_full()
+    known = store.read(PENDING, "m0")
+    assert known is not None and store.register("m0", known) == PENDING  # known keys still answer
+    store.reject("m0")
+    assert not store.pending_full()
+    assert store.register("m9", _pub()) == PENDING
+
+
+def test_register_asks_admit_only_for_a_new_pending_key(store: KeyStore) -> None:
+    asked: list[str] = []
+
+    def admit() -> bool:
+        asked.append("asked")
+        return False
+
+    assert store.register("m1", _pub(), admit) == keys.LIMITED
+    assert store.ids(PENDING) == []
+    pub = _pub()
+    assert store.register("m2", pub) == PENDING
+    assert store.register("m2", pub, admit) == PENDING
+    assert len(asked) == 1
+
+
+def test_new_key_limiter_is_a_bucket_per_source() -> None:
+    limiter = keys.NewKeyLimiter(per_minute=6, max_sources=2)
+    assert [limiter.allow("a", now=0.0) for _ in range(7)] == [True] * 6 + [False]
+    assert limiter.allow("b", now=0.0)  # another source has its own bucket
+    assert not limiter.allow("a", now=9.0)  # 0.9 of a key refilled
+    assert limiter.allow("a", now=10.0)
+    assert keys.NewKeyLimiter(0).allow("a")  # 0: no limit
+
+
+def test_accept_with_expected_fingerprints(store: KeyStore) -> None:
+    pub1, pub2 = _pub(), _pub()
+    store.register("web1", pub1)
+    with pytest.raises(KeyStoreError) as err:
+        store.accept("web1", expect={"web1": fingerprint(pub2)})
+    message = str(err.value)
+    assert f"has fingerprint {fingerprint(pub1)}, not {fingerprint(pub2)}" in message
+    assert message.endswith("nothing accepted") and store.ids(ACCEPTED) == []
+    with pytest.raises(KeyStoreError, match="no key of web9 to accept"):
+        store.accept("web*", expect={"web1": fingerprint(pub1), "web9": "aa"})
+    # Keys that came after the operator looked stay pending.
+    store.register("web2", pub2)
+    change = store.accept("web*", expect={"web1": fingerprint(pub1).upper()})
+    assert change.moved == ["web1"] and change.fingers == {"web1": fingerprint(pub1)}
+    assert store.ids(PENDING) == ["web2"]
