@@ -174,7 +174,7 @@ def test_an_auth_frame_over_its_size_is_refused_before_decoding(
         with pytest.raises(FrameTooLarge, match=too_big):
             wire.parse_frame(big, wire.DEFAULT_MAX_FRAME, kinds, sizes)
     # Spelled with a longer string header, the kind is found after decoding.
-    sly = b"\x93\xd9\x04auth\x02" + big[7:]
+    sly = b"\x93\xd9\x04auth" + bytes([wire.PROTOCOL_VERSION]) + big[7:]
     assert wire.unpack(sly)[0] == "auth"
     with pytest.raises(FrameTooLarge, match="over the limit of 1024"):
         wire.parse_frame(sly, wire.DEFAULT_MAX_FRAME, kinds, sizes)
