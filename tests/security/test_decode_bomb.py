@@ -4,7 +4,7 @@ A frame of 15 MB can declare 15 million empty msgpack arrays; decoding one
 took the master's loop about 4.5 s and 1 GiB, so ten of them kept every
 job waiting for most of a minute. Outer frames are now counted from their
 marker bytes and refused before anything is decoded (the class of Salt's
-CVE-2020-11651/11652 worker exhaustion by crafted packets: work an
+CVE-2023-20897, a master made unresponsive by bad packets: work an
 unauthenticated peer makes the master do).
 """
 
