@@ -3,7 +3,7 @@
 Used by ``scripts/bench --sealing 1000,5000`` (see docs/performance.md). Two
 measurements for each N, each made once with ``publication_sealing: session``
 (the old way: one SecretBox per job, the same frame sent on each minion's
-topic) and once with ``auto`` (signed once, one Box per target minion):
+topic) and once with ``auto`` (signed and encrypted once, the job key in a Box per minion):
 
 * ``swarm``: a real master and N + 1 swarm minions; a ``test.ping`` listed
   to N of them (one is left out, so the job is targeted, not a broadcast):

@@ -144,18 +144,38 @@ class Signer:
         signed = self._key.sign(payload)
         return bytes(nacl.secret.SecretBox(session.reveal()).encrypt(signed))
 
-    def sign(self, payload: bytes) -> bytes:
-        """``payload`` signed (signature, then payload), for :meth:`seal_to` to seal per target."""
-        return bytes(self._key.sign(payload))
+    def sign(self, payload: bytes) -> SignedJob:
+        """``payload`` signed once and encrypted once under a fresh job key, for :meth:`seal_to`."""
+        return SignedJob.of(bytes(self._key.sign(payload)))
 
     @staticmethod
-    def seal_to(signed: bytes, boxes: BoxCache, minion_public: bytes) -> bytes:
-        """Encrypt a :meth:`sign` result for one minion: a Box from the master's key to its key.
+    def seal_to(job: SignedJob, boxes: BoxCache, minion_public: bytes) -> bytes:
+        """One minion's copy of a :meth:`sign` result: the job key in a Box to it, then the body.
 
-        ``boxes`` must be the master's own cache (the one that seals replies),
-        so that one nonce sequence covers every Box between the same keys.
+        Only the 32-byte key is sealed per minion, so a job to N minions
+        costs one pass of the cipher over the load and N small Boxes.
+        ``boxes`` must be the master's own cache (the one that seals
+        replies), so that one nonce sequence covers every Box between the
+        same keys.
         """
-        return boxes.encrypt(minion_public, signed)
+        return boxes.encrypt(minion_public, job.key.reveal()) + job.body
+
+
+@dataclass(frozen=True)
+class SignedJob:
+    """A signed job encrypted under its own key: ``body`` is SecretBox(``key``) of it."""
+
+    key: Secret
+    body: bytes
+
+    @classmethod
+    def of(cls, signed: bytes) -> SignedJob:
+        key = new_session_key()
+        return cls(key, bytes(nacl.secret.SecretBox(key.reveal()).encrypt(signed)))
+
+
+# A job key sealed to one minion: Box nonce (24), MAC (16) and the 32-byte key.
+WRAPPED_KEY_BYTES = 24 + 16 + 32
 
 
 class PublicationOpener:
@@ -179,14 +199,24 @@ class PublicationOpener:
         """Open a publication sealed to this minion (:meth:`Signer.seal_to`) and verify it.
 
         ``boxes`` holds this minion's secret key; ``master_public`` is the
-        pinned master box key.
+        pinned master box key. The job key must come out of a Box from the
+        master to this minion, be 32 bytes, and open the body; the body must
+        then carry the master's signature (a reply or a grant, Boxes between
+        the same keys, never does).
         """
+        wrapped, body = sealed[:WRAPPED_KEY_BYTES], sealed[WRAPPED_KEY_BYTES:]
         try:
-            signed = boxes.decrypt(master_public, sealed)
+            key = boxes.decrypt(master_public, wrapped)
         except AuthenticationFailed:
             raise AuthenticationFailed(
                 "publication sealed to a minion does not open with this minion's key"
             )
+        if len(key) != 32:
+            raise AuthenticationFailed("publication sealed to a minion holds no job key")
+        try:
+            signed = nacl.secret.SecretBox(key).decrypt(body)
+        except (nacl.exceptions.CryptoError, ValueError, TypeError):
+            raise AuthenticationFailed("publication body does not decrypt with its job key")
         return self._verified(signed)
 
     def _verified(self, signed: bytes) -> bytes:

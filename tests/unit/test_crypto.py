@@ -16,10 +16,12 @@ import pytest
 from fluxforge.errors import AuthenticationFailed, KeyStoreError
 from fluxforge.protocol import crypto, keyfiles
 from fluxforge.protocol.crypto import (
+    WRAPPED_KEY_BYTES,
     BoxCache,
     MasterIdentity,
     MinionIdentity,
     PublicationOpener,
+    SignedJob,
     Signer,
     new_session_key,
 )
@@ -303,8 +305,8 @@ def test_sealed_by_another_box_key_does_not_open(master: MasterIdentity) -> None
     minion = MinionIdentity.generate()
     # A peer (another minion) seals to this minion with its own box key.
     other = MinionIdentity.generate()
-    signed = Signer(master.sign_secret).sign(b"payload")
-    sealed = BoxCache(other.box_secret).encrypt(minion.box_public, signed)
+    job = Signer(master.sign_secret).sign(b"payload")
+    sealed = Signer.seal_to(job, BoxCache(other.box_secret), minion.box_public)
     with pytest.raises(AuthenticationFailed, match="does not open with this minion's key"):
         _open_as(master, minion, sealed)
 
@@ -321,10 +323,28 @@ def test_sealed_to_a_minion_with_another_signer_fails(master: MasterIdentity) ->
 
 def test_a_reply_box_is_not_a_publication(master: MasterIdentity) -> None:
     minion = MinionIdentity.generate()
-    # Same keys, same direction, but not signed: a reply or a grant cannot pass for a job.
-    sealed = BoxCache(master.box_secret).encrypt(minion.box_public, b"\x84" + b"x" * 80)
-    with pytest.raises(AuthenticationFailed, match="signature"):
-        _open_as(master, minion, sealed)
+    # Same keys, same direction, but not a job: a reply or a grant cannot pass for one.
+    boxes = BoxCache(master.box_secret)
+    reply = boxes.encrypt(minion.box_public, b"\x84" + b"x" * 80)
+    with pytest.raises(AuthenticationFailed, match="does not open"):
+        _open_as(master, minion, reply)
+    # Even one whose first 32 bytes open as a key has no body under that key.
+    keylike = boxes.encrypt(minion.box_public, b"k" * 32) + reply
+    with pytest.raises(AuthenticationFailed, match="does not decrypt with its job key"):
+        _open_as(master, minion, keylike)
+    # And a body under a real job key must still be signed by the master.
+    unsigned = SignedJob.of(b"\x84" + b"x" * 80)
+    with pytest.raises(AuthenticationFailed, match="signature is not the master's"):
+        _open_as(master, minion, Signer.seal_to(unsigned, boxes, minion.box_public))
+
+
+def test_a_job_to_many_minions_is_encrypted_once(master: MasterIdentity) -> None:
+    signer, boxes = Signer(master.sign_secret), BoxCache(master.box_secret)
+    job = signer.sign(b"x" * 10_000)
+    copies = [signer.seal_to(job, boxes, MinionIdentity.generate().box_public) for _ in range(3)]
+    # Each copy differs only in its sealed key; the body is shared.
+    assert {c[WRAPPED_KEY_BYTES:] for c in copies} == {job.body}
+    assert len({c[:WRAPPED_KEY_BYTES] for c in copies}) == 3
 
 
 @pytest.mark.parametrize("cut", [1, 16, 40, 64 + 16])
@@ -342,7 +362,7 @@ def test_sealed_to_a_minion_tampered_fails(master: MasterIdentity, index: int) -
     minion = MinionIdentity.generate()
     sealed = bytearray(_sealed_to(master, minion, b"payload" * 5))
     sealed[index] ^= 0x01
-    with pytest.raises(AuthenticationFailed, match="does not open"):
+    with pytest.raises(AuthenticationFailed, match="does not open|does not decrypt"):
         _open_as(master, minion, bytes(sealed))
 
 
