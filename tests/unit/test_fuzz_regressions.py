@@ -1,0 +1,31 @@
+"""Inputs the fuzzers found that escaped as undocumented errors, each now a documented one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fluxforge.config import loading
+from fluxforge.errors import ConfigError, RenderError
+from fluxforge.render.renderers import render
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "fluxforge.conf"
+    path.write_bytes(b"master:\n  timeout: 3\n  \xe9x: 1\n")
+    with pytest.raises(ConfigError, match=r"fluxforge.conf: not UTF-8 text \(byte 23"):
+        loading.load_master(str(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "pipeline"),
+    [
+        ("a: {{ " + "{" * 2000, "jinja|yaml"),
+        ("a: " + "[" * 5000, "yaml"),
+        ("[" * 5000, "json"),
+    ],
+)
+def test_input_nested_past_the_recursion_limit_is_a_render_error(text: str, pipeline: str) -> None:
+    with pytest.raises(RenderError, match=r"x\.sls: the (template|data) nests too deeply"):
+        render(text, name="x.sls", context={}, default=pipeline)
