@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from fluxforge.config import loading
-from fluxforge.errors import ConfigError, RenderError
+from fluxforge.errors import ConfigError, MalformedFrame, RenderError
+from fluxforge.protocol import wire
 from fluxforge.render.renderers import render
 
 
@@ -29,3 +30,10 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
 def test_input_nested_past_the_recursion_limit_is_a_render_error(text: str, pipeline: str) -> None:
     with pytest.raises(RenderError, match=r"x\.sls: the (template|data) nests too deeply"):
         render(text, name="x.sls", context={}, default=pipeline)
+
+
+def test_grains_nested_past_the_recursion_limit_are_a_malformed_frame() -> None:
+    # 600 levels decode (msgpack allows 1024) but overflow the recursion of wire.plain.
+    body = wire.unpack(b"\x81\xa6grains" + b"\x81\xa1a" * 600 + b"\xc0")
+    with pytest.raises(MalformedFrame, match="value nests too deeply"):
+        wire.plain(body)
