@@ -549,6 +549,13 @@ def _render_jinja(text: str, src: Source) -> str:
         raise _jinja_error(exc, text, src.name, src.show_source) from None
     except RecursionError:
         raise RenderError(f"{src.name}: the template nests too deeply to compile") from None
+    except SyntaxError as exc:
+        # Jinja accepted an expression it then turned into invalid Python
+        # (a subscript such as x['a', :]); no template line is known.
+        raise RenderError(
+            f"{src.name}: the template does not compile: Jinja made invalid Python of "
+            f"an expression in it ({exc.msg})"
+        ) from None
     # The context is the template's globals (as in Salt), so a file imported
     # without `with context` (`{% from 'map.jinja' import x %}`) sees grains too.
     template = env.template_class.from_code(env, code, env.make_globals(dict(src.context)))

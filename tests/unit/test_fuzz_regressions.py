@@ -37,3 +37,8 @@ def test_grains_nested_past_the_recursion_limit_are_a_malformed_frame() -> None:
     body = wire.unpack(b"\x81\xa6grains" + b"\x81\xa1a" * 600 + b"\xc0")
     with pytest.raises(MalformedFrame, match="value nests too deeply"):
         wire.plain(body)
+
+
+def test_an_expression_jinja_compiles_into_invalid_python_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match=r"x\.sls: the template does not compile: Jinja made"):
+        render("a: {{ x['a', :] }}", name="x.sls", context={"x": {}})
