@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from fluxforge.config import loading
-from fluxforge.errors import ConfigError, MalformedFrame, RenderError
+from fluxforge.errors import ConfigError, MalformedFrame, RenderError, TargetError
 from fluxforge.protocol import wire
 from fluxforge.render.renderers import render
+from fluxforge.targeting import check, matches
 
 
 def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
@@ -42,3 +43,14 @@ def test_grains_nested_past_the_recursion_limit_are_a_malformed_frame() -> None:
 def test_an_expression_jinja_compiles_into_invalid_python_is_a_render_error() -> None:
     with pytest.raises(RenderError, match=r"x\.sls: the template does not compile: Jinja made"):
         render("a: {{ x['a', :] }}", name="x.sls", context={"x": {}})
+
+
+@pytest.mark.parametrize("text", ["(" * 300 + "web1" + ")" * 300, "not " * 2000 + "web1"])
+def test_a_compound_target_nested_too_deep_is_a_target_error(text: str) -> None:
+    with pytest.raises(TargetError, match=r"'\(' and 'not' nested more than 64 deep at position"):
+        check(text, "compound")
+
+
+def test_a_compound_target_nested_63_deep_still_parses() -> None:
+    # 32 parentheses and 31 (an odd number of) nots: 63 levels, and web1 is not db1.
+    assert matches("(" * 32 + "not " * 31 + "db1" + ")" * 32, "compound", "web1")
