@@ -27,6 +27,8 @@ The compound grammar (``not`` binds tighter than ``and``, ``and`` than ``or``)::
     word     := G@key:glob | P@key:regex | I@key:glob | J@key:regex
               | E@regex | L@a,b | S@cidr | N@nodegroup | glob
 
+Parentheses and ``not`` nest at most 64 deep.
+
 ``G``, ``P``, ``I`` and ``J`` take another delimiter before the ``@``:
 ``G|@url|https://x:8080/*``. Words are separated by whitespace; parentheses
 may touch the words they group, and an operator may touch a ``(`` after it
