@@ -120,3 +120,14 @@ ff_ensure_venv() {
     [[ -n "$extra" ]] && printf '%s\n' "$hash" >"$VENV/.fluxforge-installed"
     return 0
 }
+
+# ff_ensure_atheris: atheris (the fuzzer) is importable in $VENV, installed
+# when missing; fails (with the pip log kept) when it cannot be installed.
+ff_ensure_atheris() {
+    "$VENV/bin/python" -c 'import atheris' 2>/dev/null && return 0
+    ff_say "==> Installing atheris into $VENV (pip install 'atheris>=2.3')"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'atheris>=2.3' \
+        >"$VENV/pip-atheris.log" 2>&1 && return 0
+    tail -n 5 "$VENV/pip-atheris.log" >&2
+    return 1
+}

@@ -347,7 +347,7 @@ class _Progress:
         data = event.get("data")
         line = output.format_progress(data)
         if line is not None and isinstance(data, dict):
-            self.steps[minion_id] = f"{data['n']}/{data.get('total', '?')}"
+            self.steps[minion_id] = output.neutralise_text(f"{data['n']}/{data.get('total', '?')}")
             if self.verbose:
                 self.note(f"{minion_id}: {line}")
             elif self.live:

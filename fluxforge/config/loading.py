@@ -67,6 +67,8 @@ def _read(explicit: str | None) -> tuple[Any, str]:
             raise ConfigError(f"{path}: no such config file; pass -c PATH or set {ENV_CONFIG}")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config file: {exc.strerror}")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start} of the file)")
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""

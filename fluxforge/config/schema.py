@@ -153,6 +153,9 @@ class MasterConfig:
         {}, "Named targets: a compound expression or a list of ids (for -N and N@)"
     )
     file_chunk_size: int = opt(1024 * 1024, "Bytes per chunk when minions fetch files")
+    target_regex_timeout: float = opt(
+        0.1, "CPU seconds one target regex match may take; past it, no match (and a warning)"
+    )
     state_output: str = opt(
         "full",
         "ff's layout of state runs: full, terse, mixed or changes (--state-output)",
@@ -184,6 +187,9 @@ class MinionConfig:
         "etc/fluxforge/grains", "Grains set by grains.setval, kept across restarts", path=True
     )
     nodegroups: dict[str, Any] = opt({}, "Named targets known to match.nodegroup on this minion")
+    target_regex_timeout: float = opt(
+        0.1, "CPU seconds one target regex match may take; past it, no match (and a warning)"
+    )
     file_roots: dict[str, list[str]] = opt(
         {"base": ["srv/fluxforge"]},
         "Masterless runs (ff-call --local): per environment, the folders of the state tree",

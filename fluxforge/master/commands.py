@@ -16,7 +16,7 @@ from fluxforge import __version__, targeting
 from fluxforge.errors import UsageError
 from fluxforge.events import tags
 from fluxforge.master.audit import AuditLog
-from fluxforge.master.core import LiveJobs, Targets
+from fluxforge.master.core import Deferred, LiveJobs, Targets
 from fluxforge.master.sessions import Sessions
 from fluxforge.master.stores import JobStore, MinionDataStore
 from fluxforge.protocol import commands
@@ -24,6 +24,10 @@ from fluxforge.protocol.jids import JidFactory
 
 # Commands that read the job store: the daemon runs them in a thread.
 THREADED = frozenset({"job", "jobs"})
+# Commands that resolve a target against minion data (regexes on grains a
+# minion controls): the daemon takes them through :meth:`Commands.deferred`,
+# resolving in a thread and finishing on the loop.
+RESOLVING = frozenset({"publish", "resolve"})
 
 
 class Commands:
@@ -78,12 +82,36 @@ class Commands:
         """A new jid for a job the client is about to publish."""
         return {"jid": self.jids.next()}
 
+    def deferred(self, request: Any) -> Deferred:
+        """Validate a :data:`RESOLVING` request; resolve in ``work``, publish or answer in ``done``.
+
+        ``work`` may run in a thread: it reads a snapshot of the accepted ids
+        taken here, and the minion data store's in-memory cache.
+        """
+        name, fields = commands.validate(request)
+        minion_ids = list(self.sessions.accepted)
+        if name == "publish":
+            load = fields["load"]
+            if not load["jid"]:
+                load["jid"] = self.jids.next()
+            return Deferred(
+                lambda: self.targets.resolve(load, minion_ids),
+                lambda resolution: self._published(load, resolution),
+            )
+        if name == "resolve":
+            query = {"tgt": fields["tgt"], "tgt_type": fields["tgt_type"]}
+            return Deferred(lambda: self.targets.resolve(query, minion_ids), _answer)
+        raise ValueError(f"command {name!r} is not one that resolves a target")
+
     def cmd_publish(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Resolve the target, record the job and publish it."""
         load = fields["load"]
         if not load["jid"]:
             load["jid"] = self.jids.next()
-        resolution = self.targets.resolve(load)
+        return self._published(load, self.targets.resolve(load))
+
+    def _published(self, load: dict[str, Any], resolution: targeting.Resolution) -> dict[str, Any]:
+        """Record and publish a job whose target is resolved (on the loop)."""
         minions, unknown = resolution.expected, resolution.unknown
         if not minions and not unknown:
             return {"jid": load["jid"], "minions": [], "unknown": []}
@@ -102,8 +130,7 @@ class Commands:
 
     def cmd_resolve(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Whom a target selects: ``{minions, unknown}``, without running anything."""
-        resolution = self.targets.resolve({"tgt": fields["tgt"], "tgt_type": fields["tgt_type"]})
-        return {"minions": resolution.expected, "unknown": resolution.unknown}
+        return _answer(self.targets.resolve({"tgt": fields["tgt"], "tgt_type": fields["tgt_type"]}))
 
     def cmd_minion_data(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Cached grains (and, with ``pillar: true``, pillar) of minions matching ``pattern``."""
@@ -160,3 +187,8 @@ def _expected(expect: dict[Any, Any]) -> dict[str, str]:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in expect.items()):
         raise UsageError("keys: field 'expect' must map minion ids to fingerprints (text)")
     return expect
+
+
+def _answer(resolution: targeting.Resolution) -> dict[str, Any]:
+    """The reply to ``resolve``."""
+    return {"minions": resolution.expected, "unknown": resolution.unknown}

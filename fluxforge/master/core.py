@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,10 +96,14 @@ class Targets:
         self.sessions = sessions
         self.minions = minions
 
-    def resolve(self, load: dict[str, Any]) -> targeting.Resolution:
+    def resolve(
+        self, load: dict[str, Any], minion_ids: Iterable[str] | None = None
+    ) -> targeting.Resolution:
         """Expand nodegroups in ``load`` (so minions need not know them) and resolve it.
 
-        A target that cannot be used is a :class:`TargetError` ``invalid target: ...``.
+        Over ``minion_ids`` (a snapshot, for a resolution in a thread), else
+        the accepted minions. A target that cannot be used is a
+        :class:`TargetError` ``invalid target: ...``.
         """
         nodegroups = self.nodegroups
         try:
@@ -108,7 +112,10 @@ class Targets:
                 load["tgt"], load["tgt_type"], nodegroups
             )
             return targeting.resolve(
-                load["tgt"], load["tgt_type"], self.sessions.accepted, self.current_data
+                load["tgt"],
+                load["tgt_type"],
+                self.sessions.accepted if minion_ids is None else minion_ids,
+                self.current_data,
             )
         except TargetError as exc:
             raise TargetError(f"invalid target: {exc}") from None

@@ -25,14 +25,14 @@ from typing import Any
 
 import zmq
 
-from fluxforge import errors, events
+from fluxforge import errors, events, targeting
 from fluxforge.config import MasterConfig, ensure_dir, ensure_private_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.events import tags
 from fluxforge.logs import Warner
 from fluxforge.master import keys, ports
 from fluxforge.master.audit import AuditLog
-from fluxforge.master.commands import THREADED, Commands
+from fluxforge.master.commands import RESOLVING, THREADED, Commands
 from fluxforge.master.core import Deferred, LiveJobs, Targets
 from fluxforge.master.requests import Requests
 from fluxforge.master.sessions import Sessions
@@ -66,6 +66,7 @@ class Master:
 
     def __init__(self, cfg: MasterConfig) -> None:
         self.cfg = cfg
+        targeting.set_regex_timeout(cfg.target_regex_timeout)
         ensure_dir(cfg.sock_dir, 0o700)
         ensure_private_dir(cfg.pki_dir)
         self.identity = MasterIdentity.load(cfg.pki_dir)
@@ -348,6 +349,10 @@ class Master:
             if isinstance(request, dict) and request.get("cmd") in THREADED:
                 asyncio.get_running_loop().create_task(self._api_slow(ident, request))
                 return
+            if isinstance(request, dict) and request.get("cmd") in RESOLVING:
+                deferred = self.commands.deferred(request)
+                asyncio.get_running_loop().create_task(self._api_resolving(ident, deferred))
+                return
             reply = {"ok": True, "result": self.commands.dispatch(request)}
         except Exception as exc:
             reply = _failure(exc)
@@ -357,6 +362,18 @@ class Master:
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(None, self.commands.dispatch, request)
+            reply = {"ok": True, "result": result}
+        except Exception as exc:
+            reply = _failure(exc)
+        assert self._api_reader is not None
+        self._api_reader.send([ident, wire.pack(reply)])
+
+    async def _api_resolving(self, ident: bytes, deferred: Deferred) -> None:
+        """Resolve a target in a thread (its regexes may be slow), then finish on the loop."""
+        loop = asyncio.get_running_loop()
+        try:
+            resolution = await loop.run_in_executor(None, deferred.work)
+            result = resolution if deferred.done is None else deferred.done(resolution)
             reply = {"ok": True, "result": result}
         except Exception as exc:
             reply = _failure(exc)

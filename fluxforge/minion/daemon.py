@@ -65,6 +65,7 @@ class Minion:
                 "set minion: id: in the config"
             )
         self.cfg = cfg
+        targeting.set_regex_timeout(cfg.target_regex_timeout)
         self.id = cfg.id
         self.identity = identity or MinionIdentity.load(cfg.pki_dir)
         self.ctx = ctx or zmq.Context.instance()

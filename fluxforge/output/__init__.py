@@ -25,7 +25,13 @@ to ``salt`` read ``ff`` output unchanged:
 Only ``nested`` and ``highstate`` are coloured, and only when asked (see
 :func:`use_color`).
 Bytes in a return are decoded as UTF-8 with replacement characters wherever
-they are shown, JSON included.
+they are shown, JSON included. No outputter passes a character that a
+terminal acts on (ESC, CR, BEL, C1 controls, bidi overrides: see
+:func:`fluxforge.output.values.neutralise`) to the terminal as it is:
+``nested``, ``txt``, ``highstate`` and the progress line show it escaped
+(``\\x1b``, ``\\u202e``), keeping newlines and tabs; ``yaml`` writes such a
+string double-quoted with YAML escapes; ``json`` and ``raw`` escape it by
+their own rules, so their data stays exact.
 
 This module is what every command imports: the names, the dispatcher and
 the progress line. Each outputter lives in a module of its own, imported by
@@ -41,7 +47,7 @@ from typing import Any
 from fluxforge.config import STATE_OUTPUTS
 from fluxforge.errors import UsageError
 from fluxforge.output.progress import format_progress, state_status
-from fluxforge.output.values import decode_bytes
+from fluxforge.output.values import decode_bytes, neutralise, neutralise_text
 
 __all__ = [
     "OUTPUTTERS",
@@ -51,6 +57,7 @@ __all__ = [
     "format_all",
     "format_progress",
     "format_return",
+    "neutralise_text",
     "state_status",
     "use_color",
 ]
@@ -111,6 +118,8 @@ def format_return(
     """
     # Each outputter's module is imported here, when it is chosen.
     value = decode_bytes(value)
+    if out in ("nested", "highstate"):
+        value, minion_id = neutralise(value), neutralise(minion_id)
     if out == "nested":
         from fluxforge.output.nested import format_nested
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from fluxforge.output.values import as_list
+from fluxforge.output.values import as_list, neutralise_text
 
 __all__ = ["format_json", "format_yaml", "to_json"]
 
@@ -24,9 +24,38 @@ def format_json(minion_id: str, value: Any) -> str:
 
 def format_yaml(minion_id: str, value: Any) -> str:
     """``{minion_id: value}`` as block YAML, non-ASCII text shown as itself."""
-    return yaml.safe_dump(
-        {minion_id: _yaml_safe(value)}, default_flow_style=False, allow_unicode=True
+    return yaml.dump(
+        {minion_id: _yaml_safe(value)},
+        Dumper=_Dumper,
+        default_flow_style=False,
+        allow_unicode=True,
     )
+
+
+class _Dumper(yaml.SafeDumper):
+    """``safe_dump`` that writes a string holding a terminal control double-quoted and escaped.
+
+    With ``allow_unicode`` PyYAML writes format characters such as bidi
+    overrides as they are; such a string is written as ``"\\u202e..."``
+    instead (its other non-ASCII too), so the document holds the same data.
+    """
+
+    def analyze_scalar(self, scalar: str) -> Any:
+        analysis = super().analyze_scalar(scalar)
+        if neutralise_text(scalar) != scalar:
+            analysis.allow_flow_plain = analysis.allow_block_plain = False
+            analysis.allow_single_quoted = analysis.allow_block = False
+        return analysis
+
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        if neutralise_text(text) == text:
+            super().write_double_quoted(text, split)
+            return
+        self.allow_unicode = False
+        try:
+            super().write_double_quoted(text, split)
+        finally:
+            self.allow_unicode = True
 
 
 def to_json(value: Any) -> str:

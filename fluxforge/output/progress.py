@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fluxforge.output.values import neutralise_text
+
 __all__ = ["format_progress", "state_status"]
 
 
@@ -32,4 +34,5 @@ def format_progress(data: Any) -> str | None:
         return None
     name = data.get("name", data.get("id", ""))
     status = state_status(data.get("result"), data.get("changed"))
-    return f"[{data['n']}/{data.get('total', '?')}] {data.get('state', '?')} {name}: {status}"
+    line = f"[{data['n']}/{data.get('total', '?')}] {data.get('state', '?')} {name}: {status}"
+    return neutralise_text(line)

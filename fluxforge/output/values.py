@@ -1,11 +1,61 @@
-"""What every outputter does to a return before showing it: bytes decoded, orders made stable."""
+"""What every outputter does to a return before showing it: bytes decoded, orders made stable.
+
+Text a minion returns goes to an operator's terminal, which acts on some
+characters rather than showing them: ESC starts colour, cursor, title and
+OSC 52 clipboard sequences, CR overwrites a line, BEL rings, C1 controls are
+ESC sequences of one byte, and Unicode's bidi overrides reorder what is
+shown. :func:`neutralise` writes all of those as visible escapes; the
+outputters for people apply it to every string of a return (keys too).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from typing import Any
 
-__all__ = ["as_list", "decode_bytes", "sorted_any", "sorted_keys"]
+import regex
+
+__all__ = ["as_list", "decode_bytes", "neutralise", "neutralise_text", "sorted_any", "sorted_keys"]
+
+# Controls (C0, DEL, C1), format characters (bidi embeddings, overrides and
+# isolates, zero-width space, BOM, tag characters), line and paragraph
+# separators and lone surrogates; not newline and tab, which multi-line
+# output needs, nor the joiners (ZWJ, ZWNJ) that scripts and emoji need.
+_UNSAFE = regex.compile(r"(?![\n\t\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]")
+
+
+def _escape(found: Any) -> str:
+    point = ord(found.group())
+    if point < 0x100:
+        return f"\\x{point:02x}"
+    if point < 0x10000:
+        return f"\\u{point:04x}"
+    return f"\\U{point:08x}"
+
+
+def neutralise_text(text: str) -> str:
+    """``text`` with every character a terminal would act on written as an escape (``\\x1b``).
+
+    ``\\r\\n`` counts as a newline; a lone ``\\r`` is escaped.
+    """
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    return _UNSAFE.sub(_escape, text)
+
+
+def neutralise(value: Any) -> Any:
+    """Every string in a return (keys too) passed through :func:`neutralise_text`."""
+    if isinstance(value, str):
+        return neutralise_text(value)
+    if isinstance(value, Mapping):
+        return {neutralise(key): neutralise(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [neutralise(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(neutralise(item) for item in value)
+    if isinstance(value, Set):
+        return {neutralise(item) for item in value}
+    return value
 
 
 def decode_bytes(value: Any) -> Any:

@@ -135,11 +135,19 @@ def plain(value: Any) -> Any:
 
     Frames are decoded with string-only map keys (no hash games with
     arbitrary keys), so a return such as ``{1: "x"}`` travels as ``{"1": "x"}``.
+    A value nested past Python's recursion limit is a :class:`MalformedFrame`.
     """
+    try:
+        return _plain(value)
+    except RecursionError:
+        raise MalformedFrame("value nests too deeply") from None
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k if isinstance(k, str) else str(k): plain(v) for k, v in value.items()}
+        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [_plain(v) for v in value]
     return value
 
 

@@ -660,6 +660,15 @@ def _render_jinja(text: str, src: Source) -> str:
         code = env.compile(text, name=src.name, filename=src.name)
     except jinja2.TemplateSyntaxError as exc:
         raise _jinja_error(exc, text, src.name, src.show_source) from None
+    except RecursionError:
+        raise RenderError(f"{src.name}: the template nests too deeply to compile") from None
+    except SyntaxError as exc:
+        # Jinja accepted an expression it then turned into invalid Python
+        # (a subscript such as x['a', :]); no template line is known.
+        raise RenderError(
+            f"{src.name}: the template does not compile: Jinja made invalid Python of "
+            f"an expression in it ({exc.msg})"
+        ) from None
     # The context is the template's globals (as in Salt), so a file imported
     # without `with context` (`{% from 'map.jinja' import x %}`) sees grains too.
     template = env.template_class.from_code(env, code, env.make_globals(dict(src.context)))
@@ -677,6 +686,8 @@ def _render_data(parse: Callable[[str, str], Any], text: str, src: Source) -> An
     except _Located as loc:
         loc.rendered = src.rendered
         raise _error(loc, src.show_source) from None
+    except RecursionError:
+        raise RenderError(f"{src.name}: the data nests too deeply to parse") from None
 
 
 def _render_yaml(text: str, src: Source) -> Any:

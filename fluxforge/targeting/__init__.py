@@ -27,6 +27,8 @@ The compound grammar (``not`` binds tighter than ``and``, ``and`` than ``or``)::
     word     := G@key:glob | P@key:regex | I@key:glob | J@key:regex
               | E@regex | L@a,b | S@cidr | N@nodegroup | glob
 
+Parentheses and ``not`` nest at most 64 deep.
+
 ``G``, ``P``, ``I`` and ``J`` take another delimiter before the ``@``:
 ``G|@url|https://x:8080/*``. Words are separated by whitespace; parentheses
 may touch the words they group, and an operator may touch a ``(`` after it
@@ -35,7 +37,8 @@ belong to the word: only ``(`` at a word's start and ``)`` at its end that
 the word does not itself open are grouping.
 
 A key path and its pattern are split at every ``:`` in turn, longest key
-first, so a value holding ``:`` still matches (``G@ipv6:::1``). The master
+first, so a value holding ``:`` still matches (``G@ipv6:::1``). Regexes match
+with a bound on each match's CPU time (see :mod:`fluxforge.targeting.matchers`). The master
 does not always know a minion's grains or pillar: :func:`decide` and
 :func:`resolve` answer in three values (Kleene logic), ``None`` meaning
 "depends on data the master does not have".
@@ -49,7 +52,7 @@ from typing import Any
 
 from fluxforge.errors import TargetError
 from fluxforge.targeting.compound import compound_text, is_nodegroup_word, parse, tokenize
-from fluxforge.targeting.matchers import as_list, data_matches
+from fluxforge.targeting.matchers import as_list, data_matches, set_regex_timeout
 from fluxforge.targeting.nodegroups import expand_nodegroups
 from fluxforge.targeting.nodes import DEFAULT_DELIMITER, IdTest, Node, single
 
@@ -65,6 +68,7 @@ __all__ = [
     "expected",
     "matches",
     "resolve",
+    "set_regex_timeout",
 ]
 
 TARGET_TYPES: tuple[str, ...] = (

@@ -32,6 +32,9 @@ PREFIX = re.compile(r"([A-Z])([^\w\s@])?@")
 OPERATORS = frozenset({"and", "or", "not"})
 _GLUED_OPERATOR = re.compile(r"(and|or|not)\(")
 _EXAMPLE = "e.g. 'G@os:Debian and not web*'"
+# Parentheses and ``not`` nest at most this deep (the parser and the tree it
+# builds recurse once per level, and Python's recursion is finite).
+MAX_DEPTH = 64
 
 
 class Token(NamedTuple):
@@ -129,6 +132,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def fail(self, what: str, pos: int, hint: str) -> NoReturn:
         raise TargetError(f"compound target: {what} at position {pos} in {self.text!r}; {hint}")
@@ -172,11 +176,23 @@ class _Parser:
             items.append(self.negation(token))
         return items[0] if len(items) == 1 else All(items)
 
+    def deeper(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail(
+                f"'(' and 'not' nested more than {MAX_DEPTH} deep",
+                token.pos,
+                "write the expression with fewer levels",
+            )
+
     def negation(self, after: Token | None) -> Node:
         token = self.peek()
         if token is not None and token.kind == "not":
             self.take()
-            return Not(self.negation(token))
+            self.deeper(token)
+            node: Node = Not(self.negation(token))
+            self.depth -= 1
+            return node
         return self.primary(after)
 
     def primary(self, after: Token | None) -> Node:
@@ -188,7 +204,9 @@ class _Parser:
             )
         if token.kind == "(":
             self.take()
+            self.deeper(token)
             node = self.any_of(token)
+            self.depth -= 1
             close = self.peek()
             if close is None:
                 self.fail("unclosed '('", token.pos, "add the matching ')'")

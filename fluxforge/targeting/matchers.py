@@ -1,26 +1,83 @@
-"""One-word matchers: globs and regexes on ids, ``key:sub:pattern`` on grains and pillar."""
+"""One-word matchers: globs and regexes on ids, ``key:sub:pattern`` on grains and pillar.
+
+A target's regular expression (``-E``, ``-P``, ``-J``, ``E@``, ``P@``, ``J@``)
+is matched against text a minion controls (its id, its grains), so one
+pattern that backtracks catastrophically on that text could hold a process
+for hours. Regexes therefore run on the ``regex`` engine with a bound on
+the CPU time of each match (:func:`set_regex_timeout`, the
+``target_regex_timeout`` option of master and minion) and with the GIL
+released; a match that runs out of time counts as no match and is logged
+once per pattern and interval. Globs stay on :mod:`re`: ``fnmatch``
+translates them into patterns that do not backtrack that way.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import logging
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from fluxforge.errors import TargetError
+import regex as regex_module
+
+from fluxforge.errors import ConfigError, TargetError
+from fluxforge.logs import Warner
 
 Data = Mapping[str, Any]
 _Pattern = Callable[[Any], bool]
 
+log = logging.getLogger(__name__)
+
+DEFAULT_REGEX_TIMEOUT = 0.1
+_limit = {"timeout": DEFAULT_REGEX_TIMEOUT}
+# One line per pattern per minute, however many minions' grains it runs on.
+_warner = Warner(log, interval=60.0, burst=1)
+
+
+def set_regex_timeout(seconds: float) -> None:
+    """Bound each target regex match to ``seconds`` of CPU time (the daemons' config)."""
+    if not seconds > 0:
+        raise ConfigError(f"option 'target_regex_timeout' must be more than 0, not {seconds!r}")
+    _limit["timeout"] = float(seconds)
+
+
+class BoundedRegex:
+    """A target's regular expression, compiled once, matched from the start with a time bound."""
+
+    __slots__ = ("pattern", "rx")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        try:
+            # Python's own syntax decides what is valid, as in Salt; compiling
+            # runs nothing, so it costs no more than the pattern's length.
+            re.compile(pattern, flags)
+            self.rx = regex_module.compile(pattern, flags)
+        except (re.error, regex_module.error, ValueError, OverflowError, RecursionError) as exc:
+            raise TargetError(f"invalid regular expression {pattern!r}: {exc}")
+
+    def test(self, text: str) -> bool:
+        """Whether ``text`` matches at its start; False (and a warning) when out of time."""
+        timeout = _limit["timeout"]
+        try:
+            return self.rx.match(text, timeout=timeout, concurrent=True) is not None
+        except TimeoutError:
+            _warner.warn(
+                self.pattern,
+                f"target regex {self.pattern!r} ran out of time ({timeout} s of CPU, "
+                f"target_regex_timeout) on a value of {len(text)} characters; "
+                f"counted as no match",
+            )
+            return False
+
 
 @lru_cache(maxsize=256)
-def regex_pattern(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise TargetError(f"invalid regular expression {pattern!r}: {exc}")
+def regex_pattern(pattern: str) -> BoundedRegex:
+    """The bounded regex of an id pattern (``-E``, ``E@``); raises TargetError if invalid."""
+    return BoundedRegex(pattern)
 
 
 @lru_cache(maxsize=256)
@@ -49,10 +106,10 @@ def _value_pattern(pattern: str, regex: bool) -> _Pattern | None:
     """
     if regex:
         try:
-            rx = re.compile(pattern, re.IGNORECASE)
-        except re.error:
+            bounded = BoundedRegex(pattern, regex_module.IGNORECASE)
+        except TargetError:
             return None
-        return lambda value: rx.match(str(value)) is not None
+        return lambda value: bounded.test(str(value))
     rx = glob_pattern(pattern.lower())
     return lambda value: rx.match(str(value).lower()) is not None
 
@@ -160,11 +217,7 @@ def data_test(expr: str, delimiter: str, regex: bool) -> Callable[[Data], bool]:
         # Salt: "insufficient arguments" -- a bare key matches no minion.
         return never
     if regex and all(_value_pattern(p, True) is None for _, p in splits):
-        pattern = splits[0][1]
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise TargetError(f"invalid regular expression {pattern!r}: {exc}")
+        BoundedRegex(splits[0][1])  # raises the TargetError naming what is wrong
     return lambda data: _subdict_matches(data, expr, delimiter, regex)
 
 

@@ -116,8 +116,10 @@ class AnyOf(Node):
 def single(tgt_type: str, pattern: str, delimiter: str = DEFAULT_DELIMITER) -> Node:
     """The node of a one-word target of ``tgt_type``; raises TargetError if it is unusable."""
     if tgt_type in ("glob", "pcre"):
-        rx = glob_pattern(pattern) if tgt_type == "glob" else regex_pattern(pattern)
-        return IdTest(lambda mid: rx.match(mid) is not None)
+        if tgt_type == "glob":
+            rx = glob_pattern(pattern)
+            return IdTest(lambda mid: rx.match(mid) is not None)
+        return IdTest(regex_pattern(pattern).test)
     if tgt_type == "list":
         return IdTest(frozenset(as_list(pattern)).__contains__)
     if tgt_type == "ipcidr":

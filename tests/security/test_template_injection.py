@@ -9,8 +9,9 @@ minions' pillar secrets. A value passed by a user used to be rendered as
 Jinja itself when a state asked for ``template: jinja`` (server-side
 template injection, the class of Salt's CVE-2021-25283, whose fix moved
 Salt's Jinja into a sandbox). Now such values land in the document as
-exactly the value and are never rendered as templates. Reactor files (to come) use the same render API with event data
-as untrusted context; that case is tested through the API.
+exactly the value and are never rendered as templates. Reactor files (to
+come) use the same render API with event data as untrusted context; that
+case is tested through the API.
 """
 
 from __future__ import annotations

@@ -281,3 +281,19 @@ def test_the_table_imports_without_the_master() -> None:
         "assert not [m for m in sys.modules if m.startswith('fluxforge.master')]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_deferred_resolves_in_work_and_publishes_in_done(master: Master) -> None:
+    # The daemon runs ``work`` (the target's regexes) in a thread, ``done`` on its loop.
+    request = {"cmd": "publish", "load": {**LOAD, "jid": "", "tgt": "w.b", "tgt_type": "pcre"}}
+    deferred = master.commands.deferred(request)
+    resolution = deferred.work()
+    assert master.published == [] and resolution.expected == ["web1"]
+    assert deferred.done is not None
+    result = deferred.done(resolution)
+    assert result["minions"] == ["web1"] and master.published[0][0]["jid"] == result["jid"]
+    resolve = master.commands.deferred({"cmd": "resolve", "tgt": "web*"})
+    assert resolve.done is not None
+    assert resolve.done(resolve.work()) == {"minions": ["web1"], "unknown": []}
+    with pytest.raises(TargetError, match=r"^invalid target: "):
+        master.commands.deferred({"cmd": "resolve", "tgt": "(", "tgt_type": "pcre"}).work()

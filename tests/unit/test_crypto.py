@@ -362,7 +362,7 @@ def test_sealed_to_a_minion_tampered_fails(master: MasterIdentity, index: int) -
     minion = MinionIdentity.generate()
     sealed = bytearray(_sealed_to(master, minion, b"payload" * 5))
     sealed[index] ^= 0x01
-    with pytest.raises(AuthenticationFailed, match="does not open|does not decrypt"):
+    with pytest.raises(AuthenticationFailed, match=r"does not open|does not decrypt"):
         _open_as(master, minion, bytes(sealed))
 
 

@@ -249,3 +249,49 @@ def test_use_color_closed_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError):
         closed.isatty()
     assert use_color(closed) is False
+
+
+# -- terminal controls ----------------------------------------------------------
+
+HOSTILE_TEXT = "a\x1b]52;c;eA==\x07\x1b[2J\rb\x9b\u202ec\u2066\U000e0041\x00\r\nnext\tcol ü"
+SHOWN = "a\\x1b]52;c;eA==\\x07\\x1b[2J\\x0db\\x9b\\u202ec\\u2066\\U000e0041\\x00\nnext\tcol ü"
+
+
+def test_human_outputters_escape_terminal_controls_and_keep_newlines_and_tabs() -> None:
+    assert nested({"k\x1b": HOSTILE_TEXT}) == (
+        "web1:\n    ----------\n    k\\x1b:\n        " + SHOWN.replace("\n", "\n        ") + "\n"
+    )
+    txt = format_return("web1", HOSTILE_TEXT, "txt", color=False)
+    assert txt == "".join(f"web1: {line}\n" for line in SHOWN.split("\n"))
+    highstate = format_return("web1", {"x": HOSTILE_TEXT}, "highstate", color=False)
+    assert "\x1b" not in highstate and "\\u202ec" in highstate
+
+
+def test_our_colours_survive_the_escaping() -> None:
+    text = format_return("web1", {"k": "\x1b[31m"}, "nested", color=True)
+    assert text.startswith(f"{GREEN}web1{END}:") and f"{GREEN}\\x1b[31m{END}" in text
+
+
+def test_yaml_writes_controls_as_yaml_escapes_and_keeps_the_data() -> None:
+    value = {"out": HOSTILE_TEXT, "plain": "ü日本", "k\u202e": 1}
+    text = format_return("web1", value, "yaml", color=False)
+    assert not [c for c in text if c in "\x1b\x07\r\x9b\u202e\u2066\x00"]
+    assert "plain: ü日本" in text
+    assert yaml.safe_load(text) == {"web1": value}
+
+
+def test_json_and_raw_stay_exact() -> None:
+    assert json.loads(format_return("web1", HOSTILE_TEXT, "json", color=False)) == {
+        "web1": HOSTILE_TEXT
+    }
+    assert format_return("web1", HOSTILE_TEXT, "raw", color=False) == (
+        str({"web1": HOSTILE_TEXT}) + "\n"
+    )
+
+
+def test_the_progress_line_escapes_controls() -> None:
+    from fluxforge.output import format_progress
+
+    data = {"n": "1\x1b[2J", "total": 2, "state": "x", "name": "\u202eb", "result": True}
+    line = format_progress(data)
+    assert line == "[1\\x1b[2J/2] x \\u202eb: unchanged"
