@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".fuzz"
 
 
-def _child(name: str, seconds: int) -> None:
+def _child(name: str, seconds: int, rng_seed: int) -> None:
     import atheris
 
     # Our code, and the parsers it hands peer input to, guide the search.
@@ -49,6 +49,7 @@ def _child(name: str, seconds: int) -> None:
     args = [
         sys.argv[0],
         f"-max_total_time={seconds}",
+        f"-seed={rng_seed}",
         f"-max_len={target.max_len}",
         "-timeout=20",
         "-rss_limit_mb=2048",
@@ -68,7 +69,7 @@ def _summary(log: str) -> str:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--child"]:  # before anything of ours is imported uninstrumented
-        _child(argv[1], int(argv[3]))
+        _child(argv[1], int(argv[3]), int(argv[5]))
         return 0
     from tests.fuzz.harnesses import TARGETS
 
@@ -79,6 +80,13 @@ def main(argv: list[str]) -> int:
         "targets", nargs="*", metavar="target", help=f"default: all of {', '.join(TARGETS)}"
     )
     parser.add_argument("--time", type=int, default=300, help="seconds per target (300)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="libFuzzer's random seed; 0 (the default) draws one. A fixed seed makes a "
+        "short run take the same path each time (scripts/test uses 1)",
+    )
     args = parser.parse_args(argv)
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown:
@@ -90,7 +98,10 @@ def main(argv: list[str]) -> int:
         log_path = WORK / f"{name}.log"
         with open(log_path, "w") as log:
             proc = subprocess.run(
-                [sys.executable, __file__, "--child", name, "--time", str(args.time)],
+                [
+                    *(sys.executable, __file__, "--child", name),
+                    *("--time", str(args.time), "--seed", str(args.seed)),
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
