@@ -17,6 +17,7 @@ import fnmatch
 import ipaddress
 import logging
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -54,8 +55,12 @@ class BoundedRegex:
         try:
             # Python's own syntax decides what is valid, as in Salt; compiling
             # runs nothing, so it costs no more than the pattern's length.
-            re.compile(pattern, flags)
-            self.rx = regex_module.compile(pattern, flags)
+            # (Its FutureWarnings, e.g. "possible nested set" for "[[", speak of
+            # a later Python; the pattern means today what it says.)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                re.compile(pattern, flags)
+                self.rx = regex_module.compile(pattern, flags)
         except (re.error, regex_module.error, ValueError, OverflowError, RecursionError) as exc:
             raise TargetError(f"invalid regular expression {pattern!r}: {exc}")
 

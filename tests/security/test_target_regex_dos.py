@@ -55,8 +55,13 @@ def test_a_catastrophic_grain_regex_neither_hangs_ff_nor_stops_other_jobs(
             hostile.communicate()
     assert hostile.returncode == 0, (out, err)
     assert '"web1": true' in out and "evil" not in out, out
-    # One warning each, naming the pattern: the master's resolution and the
-    # hostile minion's own check of the publication.
+    # One warning, naming the pattern. The job was sealed to web1 alone (the
+    # master ruled evil out), so evil never saw it.
     master_log.wait_for(r"target regex '\(a\|aa\)\+\$' ran out of time", timeout=20)
+    # A job every minion may run is a broadcast: evil checks the pattern
+    # itself, with the same bound, and still answers for the other half.
+    everyone = ["-C", f"P@location:{REGEX} or G@location:*", "test.ping", "-t", "10"]
+    both = cluster.ff(*everyone, "--out", "json", timeout=60)
+    assert both.returncode == 0 and both.json() == {"evil": True, "web1": True}, both
     evil_log.wait_for(r"target regex '\(a\|aa\)\+\$' ran out of time", timeout=20)
     assert cluster.master is not None and cluster.master.poll() is None
