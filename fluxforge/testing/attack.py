@@ -9,10 +9,11 @@ capture and inject publications.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import nacl.secret
@@ -280,7 +281,39 @@ def collect(listener: EventListener, quiet: float = 0.5) -> list[tuple[str, dict
     return list(listener.iter(quiet))
 
 
-class PubProxy:
+class _Forwarder:
+    """A proxy thread that owns its sockets; other threads reach it over an inproc PAIR.
+
+    A subclass binds its front socket in ``_forward`` (setting :attr:`port`
+    and then ``_ready``), and stops when the PAIR says ``stop``.
+    """
+
+    def _start(self, upstream: str, name: str) -> None:
+        self.upstream = upstream
+        self.port = 0
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self._ctl_addr = f"inproc://{name}-{uuid.uuid4().hex}"
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._forward, name=name, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(5), "proxy did not start"
+        self._ctl: zmq.Socket[Any] = self.ctx.socket(zmq.PAIR)
+        self._ctl.setsockopt(zmq.LINGER, 0)
+        self._ctl.connect(self._ctl_addr)
+
+    def _forward(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._ctl.send(b"stop")
+        self._thread.join(5)
+        self._ctl.close(0)
+        assert not self._thread.is_alive(), "proxy thread did not stop"
+        self.ctx.term()
+
+
+class PubProxy(_Forwarder):
     """XSUB -> XPUB forwarder between the master's publisher and a minion.
 
     It records every publication that passes and can inject frames towards the
@@ -289,19 +322,8 @@ class PubProxy:
     """
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
         self.captured: list[bytes] = []
-        self.port = 0
-        self.ctx: zmq.Context[Any] = zmq.Context()
-        self._ctl_addr = f"inproc://ctl-{uuid.uuid4().hex}"
-        self._ready = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._forward, name="pub-proxy", daemon=True)
-        self._thread.start()
-        assert self._ready.wait(5), "proxy did not start"
-        self._ctl: zmq.Socket[Any] = self.ctx.socket(zmq.PAIR)
-        self._ctl.setsockopt(zmq.LINGER, 0)
-        self._ctl.connect(self._ctl_addr)
+        self._start(upstream, "pub-proxy")
 
     def _forward(self) -> None:
         xsub = self.ctx.socket(zmq.XSUB)
@@ -342,12 +364,26 @@ class PubProxy:
     def inject(self, data: bytes, topic: bytes = wire.BROADCAST_TOPIC) -> None:
         self._ctl.send_multipart([b"pub", topic, data])
 
-    def close(self) -> None:
-        self._ctl.send(b"stop")
-        self._thread.join(5)
-        self._ctl.close(0)
-        assert not self._thread.is_alive(), "proxy thread did not stop"
-        self.ctx.term()
+
+@contextlib.contextmanager
+def proxied_minion(
+    cluster: Cluster, peers: list[RawPeer], minion_id: str = "web1"
+) -> Iterator[tuple[PubProxy, RawPeer]]:
+    """A master, ``minion_id`` subscribed through a :class:`PubProxy`, and an enrolled ``evil``.
+
+    ``evil`` holds the session key, as any accepted minion does: what it can
+    forge or replay towards ``minion_id`` goes in through the proxy.
+    """
+    cluster.start_master()
+    proxy = PubProxy(f"tcp://127.0.0.1:{cluster.publish_port}")
+    try:
+        cluster.start_minion(minion_id, publish_port=proxy.port)
+        cluster.accept_and_wait(minion_id)
+        evil = enroll(peers, cluster)
+        assert evil.grant is not None
+        yield proxy, evil
+    finally:
+        proxy.close()
 
 
 def open_publications(peer: RawPeer, frames: list[bytes]) -> list[tuple[bytes, dict[str, Any]]]:
@@ -371,7 +407,7 @@ def open_publications(peer: RawPeer, frames: list[bytes]) -> list[tuple[bytes, d
 Tamper = Callable[[bytes], "bytes | None"]
 
 
-class ReqProxy:
+class ReqProxy(_Forwarder):
     """ROUTER -> DEALER forwarder in front of the master's request port.
 
     Every peer that connects gets its own DEALER towards the master, so the
@@ -385,24 +421,13 @@ class ReqProxy:
     """
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
         self.requests: list[tuple[bytes, bytes]] = []
         self.replies: list[tuple[bytes, bytes]] = []
         self.on_request: Tamper = lambda data: data
         self.on_reply: Tamper = lambda data: data
         self.held: list[tuple[bytes, bytes]] = []
-        self.port = 0
         self._picks: list[Any] = []
-        self.ctx: zmq.Context[Any] = zmq.Context()
-        self._ctl_addr = f"inproc://req-ctl-{uuid.uuid4().hex}"
-        self._ready = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._forward, name="req-proxy", daemon=True)
-        self._thread.start()
-        assert self._ready.wait(5), "proxy did not start"
-        self._ctl: zmq.Socket[Any] = self.ctx.socket(zmq.PAIR)
-        self._ctl.setsockopt(zmq.LINGER, 0)
-        self._ctl.connect(self._ctl_addr)
+        self._start(upstream, "req-proxy")
 
     def _forward(self) -> None:
         front = self.ctx.socket(zmq.ROUTER)
@@ -478,10 +503,3 @@ class ReqProxy:
     def inject(self, peer: bytes, data: bytes) -> None:
         """Send ``data`` to ``peer`` as if the master had."""
         self._ctl.send_multipart([b"inject", peer, data])
-
-    def close(self) -> None:
-        self._ctl.send(b"stop")
-        self._thread.join(5)
-        self._ctl.close(0)
-        assert not self._thread.is_alive(), "proxy thread did not stop"
-        self.ctx.term()

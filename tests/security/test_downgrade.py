@@ -18,12 +18,12 @@ from fluxforge.protocol import wire
 from fluxforge.protocol.jids import jid_from_time
 from fluxforge.testing import Cluster
 from fluxforge.testing.attack import (
-    PubProxy,
     RawPeer,
     assert_still_serving,
     collect,
     enroll,
     listen,
+    proxied_minion,
     pub_load,
     start_web1,
     wait_warning,
@@ -60,12 +60,7 @@ def test_the_master_refuses_older_frames_and_shapes(cluster: Cluster, peers: lis
 def test_the_minion_refuses_older_and_unsigned_publications(
     cluster: Cluster, peers: list[RawPeer]
 ) -> None:
-    cluster.start_master()
-    proxy = PubProxy(f"tcp://127.0.0.1:{cluster.publish_port}")
-    try:
-        cluster.start_minion("web1", publish_port=proxy.port)
-        cluster.accept_and_wait("web1")
-        evil = enroll(peers, cluster)
+    with proxied_minion(cluster, peers) as (proxy, evil):
         assert evil.grant is not None
         session, gen = evil.grant["session"], evil.grant["gen"]
         box = nacl.secret.SecretBox(session)
@@ -88,5 +83,3 @@ def test_the_minion_refuses_older_and_unsigned_publications(
             wait_warning(cluster, "web1", needle)
         assert_still_serving(cluster, drop=("evil",))
         assert [m for m in markers if m.exists()] == []
-    finally:
-        proxy.close()

@@ -25,7 +25,6 @@ from fluxforge.protocol.jids import jid_from_time
 from fluxforge.testing import Cluster, wait_until
 from fluxforge.testing.attack import (
     UNKNOWN_JID,
-    PubProxy,
     RawPeer,
     assert_still_serving,
     auth_frame,
@@ -33,6 +32,7 @@ from fluxforge.testing.attack import (
     enroll,
     listen,
     open_publications,
+    proxied_minion,
     pub_load,
     raw_peer,
     req_frame,
@@ -268,12 +268,7 @@ def test_unknown_request_type_is_refused(cluster: Cluster, peers: list[RawPeer])
 
 def test_forged_and_replayed_broadcasts_are_not_run(cluster: Cluster, peers: list[RawPeer]) -> None:
     """Salt's CVE-2022-22936: minions ran replayed job publications."""
-    cluster.start_master()
-    proxy = PubProxy(f"tcp://127.0.0.1:{cluster.publish_port}")
-    try:
-        cluster.start_minion("web1", publish_port=proxy.port)
-        cluster.accept_and_wait("web1")
-        evil = enroll(peers, cluster)
+    with proxied_minion(cluster, peers) as (proxy, evil):
         assert evil.grant is not None
         session, gen = evil.grant["session"], evil.grant["gen"]
 
@@ -304,8 +299,6 @@ def test_forged_and_replayed_broadcasts_are_not_run(cluster: Cluster, peers: lis
         assert_still_serving(cluster, drop=("evil",))
         assert not marker.exists()
         assert out.read_text() == "x\n"
-    finally:
-        proxy.close()
 
 
 # -- 8. a known id presenting a different key ----------------------------------
