@@ -137,6 +137,25 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _construct_int(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    # As Salt loads SLS: a plain integer with leading zeros is decimal, so an
+    # unquoted ``mode: 0644`` is 644 (the file states read it as "0644"),
+    # never YAML 1.1's octal 420. Binary and hex stay as YAML has them.
+    value = str(node.value)
+    if value != "0" and value.startswith("0") and not value.startswith(("0b", "0x")):
+        node = yaml.ScalarNode(node.tag, value.lstrip("0") or "0", node.start_mark, node.end_mark)
+    return int(loader.construct_yaml_int(node))
+
+
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> str:
+    # Salt keeps dates and times as the text written (``2024-01-01``).
+    return str(loader.construct_scalar(node))
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 class _PlaceholderLoader(untrusted.PlaceholderComposer, _StrictLoader):
     """The strict loader, putting back the untrusted values of the render in progress."""
 
