@@ -3,8 +3,8 @@
 Core grains are what the minion knows about its host without asking anyone.
 Everything here reads local files and kernel interfaces only (no
 subprocess; :mod:`fluxforge.grains.distro` and :mod:`fluxforge.grains.host`
-say where each grain comes from); there is no network traffic beyond the
-resolver's own work for ``socket.getfqdn()``.
+say where each grain comes from); the host's names come from /etc/hosts,
+so computing grains sends nothing on the network.
 :func:`all_grains` runs at every ``ff-call --local`` start and at every
 grains refresh, so nothing slow (CPU sampling, subprocesses on the common
 path) belongs here.
@@ -144,11 +144,8 @@ def _ordered(interfaces: Mapping[str, list[str]]) -> list[str]:
 
 def core_grains(opts: MinionConfig) -> dict[str, Any]:
     """Compute the core grains of this host for the minion configured by ``opts``."""
-    hostname = socket.gethostname()
     grains: dict[str, Any] = {
         "id": opts.id,
-        "host": hostname.split(".")[0],
-        "fqdn": socket.getfqdn(),
         "kernel": platform.system(),
         "kernelrelease": platform.release(),
         "cpuarch": platform.machine(),
@@ -158,6 +155,7 @@ def core_grains(opts: MinionConfig) -> dict[str, Any]:
         "fluxforge_version": fluxforge.__version__,
         "init": host.init_system(),
     }
+    grains.update(host.name_grains(socket.gethostname(), _read_text("/etc/hosts") or ""))
     grains.update(host.memory_grains())
     grains.update(host.process_grains())
     grains.update(host.machine_id())

@@ -349,3 +349,53 @@ def dns_grains(root: str = "/") -> dict[str, Any]:
     path = resolved if os.path.exists(resolved) else os.path.join(root, "etc/resolv.conf")
     text = _read(path)
     return {} if text is None else {"dns": parse_resolv_conf(text)}
+
+
+def parse_hosts(text: str) -> list[tuple[str, list[str]]]:
+    """``[(address, [canonical name, *aliases])]`` from the text of an /etc/hosts file."""
+    entries: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2:
+            entries.append((words[0], words[1:]))
+    return entries
+
+
+def name_grains(hostname: str, hosts_text: str) -> dict[str, Any]:
+    """``fqdn``, ``host``, ``domain``, ``localhost``, ``fqdn_ip4`` and ``fqdn_ip6``.
+
+    Salt asks the resolver for the canonical name of the host name and for
+    that name's addresses; with ``hosts: files`` first, as on every usual
+    Linux, the answer for a host listed in /etc/hosts is that file's, and that
+    is where they come from here, so that no grain costs a DNS query. A host
+    name missing from /etc/hosts is its own ``fqdn``, with no addresses, where
+    Salt would ask DNS.
+    """
+    entries = parse_hosts(hosts_text)
+    lowered = hostname.lower()
+    fqdn = next(
+        (names[0] for _, names in entries if lowered in (n.lower() for n in names)), hostname
+    )
+    ip4: set[ipaddress.IPv4Address] = set()
+    ip6: set[ipaddress.IPv6Address] = set()
+    for address, names in entries:
+        if fqdn.lower() not in (n.lower() for n in names):
+            continue
+        try:
+            parsed = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            continue
+        if isinstance(parsed, ipaddress.IPv4Address):
+            ip4.add(parsed)
+        else:
+            ip6.add(parsed)
+    host, _, domain = fqdn.partition(".")
+    return {
+        "localhost": hostname,
+        "nodename": hostname,
+        "fqdn": fqdn,
+        "host": host,
+        "domain": domain,
+        "fqdn_ip4": [str(a) for a in sorted(ip4)],
+        "fqdn_ip6": [str(a) for a in sorted(ip6)],
+    }
