@@ -143,14 +143,24 @@ def init_system(root: str = "/") -> str:
     return "unknown"
 
 
-def _init_from_binary(path: str) -> str:
-    """Which init an ``init`` binary is, by the first name found inside it (Salt's method)."""
+def _init_from_binary(path: str, chunk: int = 1 << 18) -> str:
+    """Which init an ``init`` binary is, by the name found in it, case-insensitively.
+
+    As in Salt, the file is read in chunks, and within the first chunk that
+    names any of them, ``upstart`` wins over ``sysvinit`` over ``systemd``.
+    """
+    names = (b"upstart", b"sysvinit", b"systemd")
+    overlap = max(len(n) for n in names) - 1
     try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            for name in (b"upstart", b"sysvinit", b"systemd"):
-                if data.find(name) >= 0 or data.find(name.upper()) >= 0:
-                    return name.decode()
-    except (OSError, ValueError):
+        with open(path, "rb") as fh:
+            tail = b""
+            while block := fh.read(chunk):
+                block = tail + block.lower()
+                for name in names:
+                    if name in block:
+                        return name.decode()
+                tail = block[-overlap:]
+    except OSError:
         pass
     return "unknown"
 

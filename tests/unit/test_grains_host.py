@@ -179,3 +179,14 @@ def test_names_come_from_the_hosts_file() -> None:
         "example.org",
     )
     assert (alone["fqdn_ip4"], alone["fqdn_ip6"]) == ([], [])
+
+
+def test_init_binary_named_inside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = tmp_path / "sbin" / "init"
+    _tree(tmp_path, {"sbin/init": b"\x7fELF" + b"x" * 300_000 + b"\x00SysVinit 2.96\x00"})
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", str(binary.parent))
+    root = _tree(tmp_path / "root", {"proc/1/cmdline": "init\x00splash\x00"})
+    assert host.init_system(root) == "sysvinit"
+    binary.write_bytes(b"\x7fELF\x00upstart\x00")
+    assert host.init_system(root) == "upstart"
