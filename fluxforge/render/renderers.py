@@ -24,8 +24,9 @@ Jinja is set up as Salt sets it up by default, so existing trees render
 unchanged: a sandboxed environment, undefined names are an error
 (``StrictUndefined``; Salt's ``allow_undefined`` defaults to False),
 ``trim_blocks``/``lstrip_blocks`` off, no autoescaping, the ``do`` and loop
-control extensions, and the ``import_yaml``/``import_json``/``import_text``
-tags of Salt's serializer extension.
+control extensions, the ``import_yaml``/``import_json``/``import_text``
+tags of Salt's serializer extension and its ``load_*`` blocks, and Salt's
+filters and tests (:mod:`fluxforge.render.saltjinja`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import yaml
 from yaml.constructor import ConstructorError
 
 from fluxforge.errors import RenderError
-from fluxforge.render import untrusted
+from fluxforge.render import saltjinja, untrusted
 
 DEFAULT_PIPELINE = "jinja|yaml"
 
@@ -361,16 +362,17 @@ def _unique(values: Any) -> list[Any]:
 
 
 def _yaml_encode(value: Any) -> str:
-    """A scalar as YAML text, quoted when YAML needs it (``'a: b'``, ``'yes'``)."""
+    """A scalar as YAML text: a string always double-quoted, as Salt's ``yaml_encode``."""
     if not isinstance(value, str | int | float | bool) and value is not None:
         raise TemplateProblem(f"yaml_encode takes a scalar, got a {type(value).__name__}")
+    if isinstance(value, str):
+        return _yaml_dquote(value)
     return _dump_yaml(value, flow_style=True)
 
 
 def _yaml_dquote(value: Any) -> str:
     """``value`` as a double-quoted YAML string, with escapes."""
-    text = yaml.safe_dump(_text(value), default_style='"', width=1 << 30, allow_unicode=True)
-    return text.strip()
+    return saltjinja.yaml_quoted(_text(value), '"')
 
 
 def _quote(value: Any) -> str:
@@ -416,6 +418,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "is_list": _is_list,
     "json_decode_dict": _json_decode_dict,
     "json_encode_dict": _json_encode_dict,
+    "load_text": saltjinja.load_text,
+    **saltjinja.SALT_FILTERS,
 }
 """Jinja filters of every template, by name; a filter added here applies to later renders."""
 
@@ -477,7 +481,10 @@ _environments: collections.OrderedDict[tuple[Any, bool], jinja2.Environment] = (
 _environments_lock = threading.Lock()
 
 
-ENCODERS = frozenset({"yaml", "json", "tojson", "yaml_encode", "yaml_dquote", "json_encode_dict"})
+ENCODERS = frozenset(
+    {"yaml", "json", "tojson", "yaml_encode", "yaml_dquote", "json_encode_dict"}
+    | saltjinja.YAML_ENCODERS
+)
 """Filters whose text is meant as YAML or JSON: it is printed as it is, even for untrusted input.
 
 Every other filter's text is untrusted when any of its inputs is.
@@ -571,12 +578,18 @@ def environment(loader: jinja2.BaseLoader | None = None, strict: bool = True) ->
             lstrip_blocks=False,
             autoescape=False,
             keep_trailing_newline=True,
-            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols", ImportDataExtension],
+            extensions=[
+                "jinja2.ext.do",
+                "jinja2.ext.loopcontrols",
+                ImportDataExtension,
+                saltjinja.LoadBlockExtension,
+            ],
             finalize=untrusted.finalize,
         )
         for name, fn in list(env.filters.items()):
             env.filters[name] = _propagating(name, fn)
         _sync_filters(env)
+        env.tests.update(saltjinja.SALT_TESTS)
         _environments[key] = env
         while len(_environments) > _ENV_CACHE_SIZE:
             _environments.popitem(last=False)
@@ -607,7 +620,7 @@ def _template_frames(exc: BaseException, name: str) -> list[tuple[str, int]]:
 def _jinja_problem(exc: Exception, show_source: bool) -> str:
     if isinstance(exc, jinja2.TemplateNotFound):
         return f"template {exc.name!r} not found"
-    if isinstance(exc, jinja2.TemplateError | TemplateProblem):
+    if isinstance(exc, jinja2.TemplateError | TemplateProblem | saltjinja.FilterProblem):
         return exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
     if show_source:
         return f"{type(exc).__name__}: {exc}"
