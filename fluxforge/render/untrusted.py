@@ -143,6 +143,12 @@ class _TaintedMapping(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._inner)
 
+    def __getattr__(self, name: str) -> Any:
+        # ``salt.cmd.run``: the attribute form of a mapping that offers one, tainted too.
+        if name.startswith("_") or not hasattr(type(self._inner), "__getattr__"):
+            raise AttributeError(name)
+        return taint(getattr(self._inner, name))
+
 
 def _tainting(fn: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
