@@ -220,10 +220,14 @@ def holds_taint(value: Any, depth: int = 0) -> bool:
 
 
 def propagate(result: Any, *inputs: Any) -> Any:
-    """``result`` tainted if it is a plain string made from any tainted input."""
-    tainted = isinstance(result, str) and not isinstance(result, Tainted)
+    """``result`` tainted if it is a plain string (or bytes) made from any tainted input.
+
+    Bytes (``|base64_decode`` of what is not UTF-8) become their tainted
+    text, ``b'...'``, which is what printing them would give.
+    """
+    tainted = isinstance(result, str | bytes) and not isinstance(result, Tainted)
     if tainted and any(holds_taint(item) for item in inputs):
-        return Tainted(result)
+        return Tainted(result if isinstance(result, str) else repr(result))
     return result
 
 

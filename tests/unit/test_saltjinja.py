@@ -258,3 +258,11 @@ def test_salt_functions_by_item_and_by_attribute_give_untrusted_results() -> Non
     with pytest.raises(RenderError):
         render("{{ salt._ctx }}", name="t", context={}, untrusted_context={"salt": functions})
     assert not hasattr(functions, "_private") and not hasattr(functions.test, "_module_x")
+
+
+def test_bytes_decoded_from_an_untrusted_value_stay_data_in_flow_context() -> None:
+    import base64
+
+    payload = base64.b64encode(b"a, injected: 1\xff").decode()
+    out = data("m: {k: {{ g.v | base64_decode }}}\n", g={"v": payload})
+    assert out == {"m": {"k": repr(b"a, injected: 1\xff")}}
