@@ -37,7 +37,6 @@ import datetime
 import functools
 import json
 import re
-import shlex
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -303,64 +302,6 @@ def _load_json(value: Any) -> Any:
         raise TemplateProblem(f"load_json: {loc.problem}{at}")
 
 
-def _flags(ignorecase: bool, multiline: bool) -> int:
-    return (re.IGNORECASE if ignorecase else 0) | (re.MULTILINE if multiline else 0)
-
-
-def _compile(pattern: str, flags: int) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise TemplateProblem(f"invalid regular expression {pattern!r}: {exc}")
-
-
-def _regex_replace(
-    value: Any, pattern: str, repl: str, ignorecase: bool = False, multiline: bool = False
-) -> str:
-    """Replace every match of ``pattern`` in ``value`` by ``repl`` (``\\1`` refers to groups)."""
-    return _compile(pattern, _flags(ignorecase, multiline)).sub(repl, _text(value))
-
-
-def _regex_search(
-    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
-) -> tuple[Any, ...] | None:
-    """The groups of the first match anywhere in ``value`` (``()`` without groups), or None."""
-    found = _compile(pattern, _flags(ignorecase, multiline)).search(_text(value))
-    return found.groups() if found else None
-
-
-def _regex_match(
-    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
-) -> tuple[Any, ...] | None:
-    """The groups of a match at the start of ``value`` (``()`` without groups), or None."""
-    found = _compile(pattern, _flags(ignorecase, multiline)).match(_text(value))
-    return found.groups() if found else None
-
-
-def _to_bool(value: Any) -> bool:
-    """Salt's truth: "yes"/"true"/"1" (any case), a positive number, a non-empty collection."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.strip().lower() in ("yes", "true", "1")
-    if isinstance(value, int | float):
-        return value > 0
-    if isinstance(value, list | tuple | set | Mapping):
-        return len(value) > 0
-    return False
-
-
-def _unique(values: Any) -> list[Any]:
-    """The items of ``values`` without repeats, first occurrence kept, order kept."""
-    out: list[Any] = []
-    for item in values:
-        if item not in out:
-            out.append(item)
-    return out
-
-
 def _yaml_encode(value: Any) -> str:
     """A scalar as YAML text: a string always double-quoted, as Salt's ``yaml_encode``."""
     if not isinstance(value, str | int | float | bool) and value is not None:
@@ -373,22 +314,6 @@ def _yaml_encode(value: Any) -> str:
 def _yaml_dquote(value: Any) -> str:
     """``value`` as a double-quoted YAML string, with escapes."""
     return saltjinja.yaml_quoted(_text(value), '"')
-
-
-def _quote(value: Any) -> str:
-    """``value`` quoted as one word of a POSIX shell command line (``shlex.quote``)."""
-    return shlex.quote(_text(value))
-
-
-def _sequence(value: Any) -> list[Any]:
-    """``value`` itself if it is a list or tuple (as a list), else ``[value]``."""
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list)
 
 
 def _json_decode_dict(value: Any) -> Any:
@@ -406,16 +331,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "json": _json_filter,
     "load_yaml": _load_yaml,
     "load_json": _load_json,
-    "regex_replace": _regex_replace,
-    "regex_search": _regex_search,
-    "regex_match": _regex_match,
-    "to_bool": _to_bool,
-    "unique": _unique,
     "yaml_encode": _yaml_encode,
     "yaml_dquote": _yaml_dquote,
-    "sequence": _sequence,
-    "quote": _quote,
-    "is_list": _is_list,
     "json_decode_dict": _json_decode_dict,
     "json_encode_dict": _json_encode_dict,
     "load_text": saltjinja.load_text,

@@ -1,4 +1,8 @@
-"""Salt's Jinja surface that formulas lean on: its extra filters, tests and ``load_*`` tags.
+"""Salt's Jinja surface that formulas lean on: Salt's own filters and tests, ``load_*`` tags.
+
+The serializing filters (``yaml``, ``json``, ``load_yaml``...) live with
+the YAML and JSON loaders in :mod:`fluxforge.render.renderers`; the rest
+of Salt's are here.
 
 Each filter behaves as Salt 3008's of the same name on the inputs formulas
 give it (checked against ``salt-call --local slsutil.renderer``); where
@@ -23,6 +27,7 @@ import io
 import ipaddress
 import itertools
 import re
+import shlex
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
@@ -49,6 +54,83 @@ class FilterProblem(Exception):
 
 def _text(value: Any) -> str:
     return str(value)
+
+
+# --- text, regular expressions and truth (filters Salt trees have long used) ---------
+
+
+def _flags(ignorecase: bool, multiline: bool) -> int:
+    return (re.IGNORECASE if ignorecase else 0) | (re.MULTILINE if multiline else 0)
+
+
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise FilterProblem(f"invalid regular expression {pattern!r}: {exc}")
+
+
+def regex_replace(
+    value: Any, pattern: str, repl: str, ignorecase: bool = False, multiline: bool = False
+) -> str:
+    """Replace every match of ``pattern`` in ``value`` by ``repl`` (``\\1`` refers to groups)."""
+    return _compile(pattern, _flags(ignorecase, multiline)).sub(repl, _text(value))
+
+
+def regex_search(
+    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
+) -> tuple[Any, ...] | None:
+    """The groups of the first match anywhere in ``value`` (``()`` without groups), or None."""
+    found = _compile(pattern, _flags(ignorecase, multiline)).search(_text(value))
+    return found.groups() if found else None
+
+
+def regex_match(
+    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
+) -> tuple[Any, ...] | None:
+    """The groups of a match at the start of ``value`` (``()`` without groups), or None."""
+    found = _compile(pattern, _flags(ignorecase, multiline)).match(_text(value))
+    return found.groups() if found else None
+
+
+def to_bool(value: Any) -> bool:
+    """Salt's truth: "yes"/"true"/"1" (any case), a positive number, a non-empty collection."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "true", "1")
+    if isinstance(value, int | float):
+        return value > 0
+    if isinstance(value, list | tuple | set | Mapping):
+        return len(value) > 0
+    return False
+
+
+def unique(values: Any) -> list[Any]:
+    """The items of ``values`` without repeats, first occurrence kept, order kept."""
+    out: list[Any] = []
+    for item in values:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def quote(value: Any) -> str:
+    """``value`` quoted as one word of a POSIX shell command line (``shlex.quote``)."""
+    return shlex.quote(_text(value))
+
+
+def sequence(value: Any) -> list[Any]:
+    """``value`` itself if it is a list or tuple (as a list), else ``[value]``."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, list)
 
 
 # --- data ------------------------------------------------------------------------------
@@ -442,6 +524,14 @@ def network_hosts(value: Any, options: str | None = None, version: int | None = 
 # --- the registries -----------------------------------------------------------------------
 
 SALT_FILTERS: dict[str, Callable[..., Any]] = {
+    "regex_replace": regex_replace,
+    "regex_search": regex_search,
+    "regex_match": regex_match,
+    "to_bool": to_bool,
+    "unique": unique,
+    "sequence": sequence,
+    "quote": quote,
+    "is_list": is_list,
     "traverse": traverse,
     "is_iter": is_iter,
     "exactly_n_true": exactly_n_true,
@@ -474,7 +564,7 @@ SALT_FILTERS: dict[str, Callable[..., Any]] = {
     "ipv6": ipv6,
     "network_hosts": network_hosts,
 }
-"""Salt's filters beyond those of :mod:`fluxforge.render.renderers`, by name."""
+"""Salt's filters other than the serializers of :mod:`fluxforge.render.renderers`, by name."""
 
 YAML_ENCODERS = frozenset({"yaml_squote", "dict_to_sls_yaml_params"})
 """Of :data:`SALT_FILTERS`, those whose text is YAML meant to be printed as it is."""
@@ -516,11 +606,7 @@ def load_text(value: Any) -> str:
 
 
 def _match(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> bool:
-    flags = (re.IGNORECASE if ignorecase else 0) | (re.MULTILINE if multiline else 0)
-    try:
-        return re.match(pattern, _text(value), flags) is not None
-    except re.error as exc:
-        raise FilterProblem(f"match: invalid regular expression {pattern!r}: {exc}")
+    return _compile(pattern, _flags(ignorecase, multiline)).match(_text(value)) is not None
 
 
 SALT_TESTS: dict[str, Callable[..., bool]] = {
