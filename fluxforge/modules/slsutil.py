@@ -2,7 +2,8 @@
 
 ``salt['slsutil.merge'](defaults, pillar_overrides)`` is how formulas lay
 pillar data over their defaults; ``serialize``/``deserialize`` turn data
-into YAML or JSON text and back. Merges never change their arguments.
+into YAML or JSON text and back; ``renderer`` renders a file or a text
+as an SLS file is rendered. Merges never change their arguments.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from typing import Any
 
 import yaml
 
-from fluxforge.errors import ExecutionError
+from fluxforge.errors import ExecutionError, FileServerError, RenderError
+from fluxforge.files.server import DEFAULT_ENV
+from fluxforge.highstate import template
+from fluxforge.plugins.context import current
 from fluxforge.plugins.datapath import update as deep_update
 from fluxforge.plugins.loader import inline
+from fluxforge.render.renderers import render
 
 log = logging.getLogger("fluxforge.minion")
 
@@ -151,3 +156,59 @@ def deserialize(serializer: str, stream_or_string: str, **kwargs: Any) -> Any:
         return yaml.safe_load(stream_or_string)
     except (TypeError, ValueError, yaml.YAMLError) as exc:
         raise ExecutionError(f"slsutil.deserialize: not valid {kind}: {' '.join(str(exc).split())}")
+
+
+def renderer(
+    path: str | None = None,
+    string: str | None = None,
+    default_renderer: str = "jinja|yaml",
+    saltenv: str = DEFAULT_ENV,
+    **kwargs: Any,
+) -> Any:
+    """Render a file (``path``, a file-server path or ``salt://`` URL) or a ``string``.
+
+    The pipeline is ``default_renderer`` unless the text's first line is a
+    ``#!`` line; the context is an SLS file's (grains and pillar as
+    untrusted data), plus ``kwargs`` as more variables.
+
+    CLI example: ``ff '*' slsutil.renderer string='{{ grains.os }}' default_renderer=jinja``
+    """
+    if (path is None) == (string is None):
+        raise ExecutionError("slsutil.renderer: give path or string, not both and not neither")
+    ctx = current()
+    loader = template.loader_for(ctx.files, saltenv) if ctx.files is not None else None
+    if string is None:
+        text, name = _read(ctx.files, str(path), saltenv), str(path)
+    else:
+        text, name = string, "<string>"
+    context = {**template.context(ctx, saltenv), **kwargs}
+    trusted = {k: v for k, v in context.items() if k not in template.UNTRUSTED}
+    untrusted = {k: v for k, v in context.items() if k in template.UNTRUSTED}
+    try:
+        return render(
+            text,
+            name=name,
+            context=trusted,
+            untrusted_context=untrusted,
+            default=default_renderer,
+            loader=loader,
+        )
+    except RenderError as exc:
+        raise ExecutionError(f"slsutil.renderer: {exc}")
+
+
+def _read(files: Any, path: str, saltenv: str) -> str:
+    if files is None:
+        raise ExecutionError("slsutil.renderer: a path needs a file client")
+    try:
+        local = files.cache_file(path, saltenv)
+    except FileServerError as exc:
+        raise ExecutionError(f"slsutil.renderer: {exc}")
+    if local is None:
+        raise ExecutionError(f"slsutil.renderer: {path} not found in saltenv {saltenv}")
+    try:
+        with open(local, encoding="utf-8") as fh:
+            text: str = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExecutionError(f"slsutil.renderer: cannot read {path}: {exc}")
+    return text

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from fluxforge.errors import ExecutionError
+from fluxforge.errors import ExecutionError, RenderError
+from fluxforge.files.client import local_client
 from fluxforge.highstate import template
 from fluxforge.plugins.context import JobContext
 from fluxforge.render.renderers import render
@@ -169,3 +170,30 @@ def test_the_new_functions_take_text_arguments_from_the_command_line(job: JobCon
         "extra": 2,
     }
     assert job.funcs.call("slsutil.merge", ["{a: 1}", "{b: 2}"]) == {"a": 1, "b": 2}
+
+
+def test_slsutil_renderer_renders_a_string_or_a_file_as_an_sls(
+    job: JobContext, tmp_path: Path
+) -> None:
+    assert call(
+        job, "slsutil.renderer", string="{{ grains.nodename }}", default_renderer="jinja"
+    ) == ("web1")
+    assert call(job, "slsutil.renderer", string="k: {{ pillar.app.port }}") == {"k": 8080}
+    assert call(job, "slsutil.renderer", string='#!jinja|json\n{"a": {{ n }}}', n=3) == {"a": 3}
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    (roots / "part.sls").write_text("who: {{ grains.nodename }}\nextra: {{ extra }}\n")
+    job.files = local_client(str(tmp_path / "cache"), {"base": [str(roots)]})
+    assert call(job, "slsutil.renderer", path="salt://part.sls", extra=1) == {
+        "who": "web1",
+        "extra": 1,
+    }
+    with pytest.raises(ExecutionError, match="not found in saltenv base"):
+        call(job, "slsutil.renderer", path="salt://nope.sls")
+    with pytest.raises(ExecutionError, match="give path or string"):
+        call(job, "slsutil.renderer")
+    # A grain is data: the text it holds is never rendered as a template.
+    job.grains = {"nodename": "{{ 7 * 7 }}"}
+    with pytest.raises(RenderError) as info:
+        jinja(job, "{{ salt['slsutil.renderer'](string=grains.nodename) }}")
+    assert "slsutil.renderer: <string>: " in str(info.value)
