@@ -7,6 +7,11 @@ text here; the minion converts them when it calls the function.
 
 :data:`TARGET_FLAGS` lists ``ff``'s targeting options and
 :func:`target_type` picks the target type from those given.
+
+An option a command does not know is a usage error wherever it stands, as
+in Salt; a word meant as an argument that starts with ``-`` goes after
+``--``. Click drops the ``--`` itself, so the command counts the words after
+it first (:data:`LITERAL_META`) and :func:`reject_options` spares those.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from typing import NamedTuple
 from fluxforge.errors import UsageError
 
 __all__ = [
+    "LITERAL_META",
     "TARGET_FLAGS",
     "TargetFlag",
+    "parse_count",
     "parse_seconds",
     "parse_target_list",
     "parse_timeout",
+    "reject_options",
     "split_args",
     "target_type",
 ]
@@ -96,6 +104,41 @@ def split_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
             raise UsageError(f"keyword argument {name!r} given more than once")
         kwargs[name] = value
     return args, kwargs
+
+
+# Where a command's parse_args leaves the number of words given after ``--``.
+LITERAL_META = "fluxforge.literal_words"
+
+
+def reject_options(words: Sequence[str], literal: int, example: str) -> None:
+    """Refuse a word of ``words`` that looks like an option, except the last ``literal``.
+
+    ``words`` are the argument words click passed through (it is told to
+    keep options it does not know, so that the error can say what to do);
+    the last ``literal`` of them came after ``--`` and are arguments
+    whatever they look like. A lone ``-`` is an argument too. The
+    :class:`~fluxforge.errors.UsageError` names the option and shows
+    ``example``, the command line to type instead, with ``{word}`` standing
+    for the option.
+    """
+    checked = words[: max(len(words) - literal, 0)]
+    for word in checked:
+        if word.startswith("-") and word != "-":
+            raise UsageError(
+                f"no such option: {word}; an argument that starts with '-' goes after "
+                f"'--': {example.format(word=word)}"
+            )
+
+
+def parse_count(text: str, option: str) -> int:
+    """Parse a whole number above zero (``--subset``); ``option`` names it in the error."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise UsageError(f"{option} must be a whole number above 0, got {text!r}")
+    return count
 
 
 def parse_timeout(text: str) -> float:

@@ -84,6 +84,29 @@ def state_output_option(fn: F) -> F:
     )(fn)
 
 
+class LiteralArgsCommand(click.Command):
+    """A command that remembers how many words came after ``--``.
+
+    Click removes the ``--`` and hands on the words after it with the
+    others; :func:`fluxforge.cli.args.reject_options` needs to know which
+    those were, so that ``ff '*' test.echo -- -n`` passes ``-n`` while
+    ``ff '*' test.echo -n`` is a usage error.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from fluxforge.cli.args import LITERAL_META
+
+        ctx.meta[LITERAL_META] = len(args) - args.index("--") - 1 if "--" in args else 0
+        return super().parse_args(ctx, args)
+
+
+def literal_words() -> int:
+    """How many of the current command's words came after ``--``."""
+    from fluxforge.cli.args import LITERAL_META
+
+    return int(click.get_current_context().meta.get(LITERAL_META, 0))
+
+
 def exit_without_collecting() -> None:
     """Let this process exit without the garbage collector's last passes over its objects.
 

@@ -1,0 +1,80 @@
+"""Salt's command-line habits through the real CLI, on a real master and minions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fluxforge.testing import Cluster
+
+
+def test_ff_salt_options(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.start_master()
+    cluster.start_minions("web1", "web2", "db1")
+    cluster.accept_and_wait()
+
+    # An unknown option is a usage error, never the function's argument.
+    res = cluster.ff("web1", "test.echo", "--statik")
+    assert res.returncode == 2 and "no such option: --statik" in res.stderr, res
+    res = cluster.ff("web1", "test.echo", "-n", "--out", "json")
+    assert res.returncode == 2 and "ff '*' test.echo -- -n" in res.stderr, res
+    res = cluster.ff("web1", "test.echo", "--out", "json", "--", "-n")
+    assert res.returncode == 0 and res.json() == {"web1": "-n"}, res
+    res = cluster.ff("--return", "syslog", "web1", "test.ping")
+    assert res.returncode == 2 and "returners are not available yet" in res.stderr, res
+
+    # --static: every return at once (the text is the same as without it).
+    res = cluster.ff("web*", "test.echo", "hi", "--static", "--no-color")
+    assert res.returncode == 0, res
+    assert sorted(re.findall(r"^(web\d):\n    hi$", res.stdout, re.M)) == ["web1", "web2"], res
+
+    # --out-file / --out-file-append: the returns go to the file, not stdout.
+    out = tmp_path / "out.json"
+    res = cluster.ff("db1", "test.echo", "one", "--out", "json", "--out-file", str(out))
+    assert res.returncode == 0 and res.stdout == "", res
+    assert json.loads(out.read_text()) == {"db1": "one"}
+    res = cluster.ff("db1", "test.echo", "two", "--out-file", str(out), "--out-file-append")
+    assert res.returncode == 0 and res.stdout == "", res
+    assert out.read_text().endswith("db1:\n    two\n") and '"db1": "one"' in out.read_text()
+
+    # --force-color colours even into a file; --no-color never does.
+    coloured = tmp_path / "c.txt"
+    cluster.ff("db1", "test.echo", "x", "--out-file", str(coloured), "--force-color")
+    assert "\033[" in coloured.read_text()
+    res = cluster.ff("db1", "test.echo", "x", "--no-color")
+    assert "\033[" not in res.stdout
+
+    # --show-jid: the jid on stderr, and it names the job the master recorded.
+    res = cluster.ff("db1", "test.echo", "jid", "--show-jid", "--out", "json")
+    found = re.search(r"^jid: (\d{20})$", res.stderr, re.M)
+    assert res.returncode == 0 and found, res
+    job = cluster.job(found.group(1))
+    assert job is not None and job["load"]["arg"] == ["jid"]
+
+    # --subset N: N of the targeted minions that have the function.
+    res = cluster.ff("*", "test.echo", "s", "--subset", "2", "--out", "json")
+    assert res.returncode == 0, res
+    picked = res.json()
+    assert len(picked) == 2 and set(picked) <= {"web1", "web2", "db1"}, res
+    assert set(picked.values()) == {"s"}
+    res = cluster.ff("*", "nosuch.function", "--subset", "1")
+    assert res.returncode == 3 and "has nosuch.function" in res.stderr, res
+
+    # -d/--doc: sys.doc on '*' (or the target), for one function or module.
+    res = cluster.ff("web1", "-d", "test.echo", "--out", "json")
+    assert res.returncode == 0, res
+    assert list(res.json()["web1"]) == ["test.echo"]
+    res = cluster.ff("*", "-d", "test", "--out", "json")
+    assert set(res.json()) == {"web1", "web2", "db1"}, res
+    assert "test.ping" in res.json()["db1"] and "cmd.run" not in res.json()["db1"]
+    res = cluster.ff("-d", "--out", "json")  # as Salt: the target is '*', everything documented
+    assert set(res.json()) == {"web1", "web2", "db1"} and "cmd.run" in res.json()["web2"], res
+
+    # --hide-timeout: no line naming the silent minion; the exit code still says so.
+    cluster.stop_minion("db1")
+    res = cluster.ff("*", "test.ping", "-t", "2", "--hide-timeout", "--out", "json")
+    assert res.returncode == 4, res
+    assert "No return from" not in res.stderr and res.json() == {"web1": True, "web2": True}
+    res = cluster.ff("*", "test.ping", "-t", "2", "--out", "json")
+    assert res.returncode == 4 and "No return from 1 minion(s)" in res.stderr, res

@@ -1,0 +1,141 @@
+"""Salt's options after the function: each one works or is a usage error, never an argument."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fluxforge.cli import ff
+from fluxforge.cli.args import parse_count, reject_options
+from fluxforge.errors import UsageError
+
+
+def test_reject_options_names_the_option_and_the_way_out() -> None:
+    with pytest.raises(UsageError) as caught:
+        reject_options(["*", "test.echo", "--static-ish"], 0, "ff '*' test.echo -- {word}")
+    assert str(caught.value) == (
+        "no such option: --static-ish; an argument that starts with '-' goes after '--': "
+        "ff '*' test.echo -- --static-ish"
+    )
+
+
+@pytest.mark.parametrize(
+    ("words", "literal"),
+    [
+        (["*", "test.echo", "-1"], 1),
+        (["*", "test.echo", "-"], 0),
+        (["*", "cmd.run", "ls", "-la", "/"], 2),
+        (["*", "test.echo", "hello"], 0),
+        (["-x"], 5),
+    ],
+)
+def test_reject_options_spares_words_after_dashdash(words: list[str], literal: int) -> None:
+    reject_options(words, literal, "{word}")
+
+
+@pytest.mark.parametrize("words", [["*", "test.echo", "-1"], ["-x", "test.ping"], ["*", "-n"]])
+def test_reject_options_refuses(words: list[str]) -> None:
+    with pytest.raises(UsageError, match="no such option"):
+        reject_options(words, 0, "{word}")
+
+
+@pytest.mark.parametrize(("text", "count"), [("1", 1), ("12", 12), (" 3 ", 3)])
+def test_parse_count(text: str, count: int) -> None:
+    assert parse_count(text, "--subset") == count
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "x", "1.5", ""])
+def test_parse_count_rejects(text: str) -> None:
+    with pytest.raises(UsageError, match=r"--subset must be a whole number above 0"):
+        parse_count(text, "--subset")
+
+
+@pytest.mark.parametrize(
+    ("target", "function", "args", "literal", "expected"),
+    [
+        (None, None, (), 0, ("*", "sys.doc", ())),
+        ("web1", None, (), 0, ("web1", "sys.doc", ())),
+        ("*", "cmd.run", (), 0, ("*", "sys.doc", ("cmd.run",))),
+        ("*", "sys.doc", ("cmd",), 0, ("*", "sys.doc", ("cmd",))),
+    ],
+)
+def test_doc_turns_into_sys_doc(
+    target: str | None,
+    function: str | None,
+    args: tuple[str, ...],
+    literal: int,
+    expected: tuple[str, str, tuple[str, ...]],
+) -> None:
+    assert ff._words(target, function, args, True, literal) == expected
+
+
+def _conf(tmp_path: Path) -> str:
+    conf = tmp_path / "ff.conf"
+    conf.write_text(f"master:\n  root_dir: {tmp_path}\n")
+    return str(conf)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["*", "test.echo", "--statik"], "no such option: --statik;"),
+        (["*", "test.echo", "-1"], "goes after '--': ff '*' test.echo -- -1"),
+        (["*", "test.ping", "--return", "mysql"], "--return mysql: returners are not available"),
+        (["*", "test.ping", "--no-color", "--force-color"], "at most one of --no-color"),
+        (["*", "test.ping", "--out-file-append"], "--out-file-append needs --out-file"),
+        (["*", "test.ping", "--subset", "0"], "--subset must be a whole number above 0"),
+        (["*", "test.ping", "--subset", "1", "-b", "2"], "--subset cannot be combined with -b"),
+        (["*", "-d", "cmd.run", "cmd.shell"], "one function or module at a time"),
+        (["*"], "give TARGET and FUNCTION"),
+    ],
+)
+def test_ff_usage_errors(tmp_path: Path, argv: list[str], message: str) -> None:
+    res = CliRunner().invoke(ff.main, ["-c", _conf(tmp_path), *argv])
+    assert res.exit_code == 2, res.output
+    assert message in res.output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["*", "test.echo", "--", "-1"],
+        ["*", "test.ping", "--static", "--show-jid", "--hide-timeout", "--no-color"],
+        ["*", "test.ping", "--subset", "2", "--force-color"],
+        ["-d"],
+        ["web1", "-d", "cmd.run"],
+    ],
+)
+def test_ff_salt_options_are_taken(tmp_path: Path, argv: list[str]) -> None:
+    """Accepted on the command line: what is left to fail is the absent master."""
+    res = CliRunner().invoke(ff.main, ["-c", _conf(tmp_path), *argv])
+    assert "no master is running here" in res.output, res.output
+
+
+def test_ff_out_file_is_opened_before_the_master_is_asked(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("kept\n")
+    res = CliRunner().invoke(
+        ff.main,
+        ["-c", _conf(tmp_path), "*", "test.ping", "--out-file", str(target), "--out-file-append"],
+    )
+    assert "no master is running here" in res.output
+    assert target.read_text() == "kept\n"
+    res = CliRunner().invoke(
+        ff.main, ["-c", _conf(tmp_path), "*", "test.ping", "--out-file", str(tmp_path / "no/x")]
+    )
+    assert res.exit_code == 2 and "No such file or directory" in res.output
+
+
+def test_ff_call_refuses_an_unknown_option_but_not_after_dashdash(tmp_path: Path) -> None:
+    from fluxforge.cli import call
+
+    res = CliRunner().invoke(call.main, ["--local", "test.echo", "-n"])
+    assert res.exit_code == 2
+    assert "no such option: -n; an argument that starts with '-' goes after '--'" in res.output
+    conf = tmp_path / "ff.conf"
+    conf.write_text(f"minion:\n  id: here\n  root_dir: {tmp_path}\n")
+    res = CliRunner().invoke(call.main, ["-c", str(conf), "--local", "test.echo", "--", "-n"])
+    assert res.exit_code == 0, res.output
+    assert res.output == "local:\n    -n\n"
