@@ -15,7 +15,7 @@ import gc
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -29,7 +29,16 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def common_options(fn: F) -> F:
-    """Add ``-c/--config``, ``--log-level`` and ``--version``."""
+    """Add ``-c/--config``, ``--log-level`` (short ``-l``) and ``--version``."""
+    return _common_options(fn, ("--log-level", "-l"))
+
+
+def common_options_no_l(fn: F) -> F:
+    """:func:`common_options` without ``-l`` for ``--log-level``: ``ff-key -l`` lists (Salt)."""
+    return _common_options(fn, ("--log-level",))
+
+
+def _common_options(fn: F, log_flags: tuple[str, ...]) -> F:
     fn = click.option(
         "-c",
         "--config",
@@ -38,8 +47,8 @@ def common_options(fn: F) -> F:
         help="Config file (default: $FLUXFORGE_CONFIG or /etc/fluxforge/fluxforge.conf).",
     )(fn)
     fn = click.option(
-        "--log-level",
-        "-l",
+        *log_flags,
+        "log_level",
         type=click.Choice(list(logs.LEVELS)),
         default=None,
         help="Log level on stderr; debug also shows tracebacks.",
@@ -123,7 +132,7 @@ def exit_without_collecting() -> None:
     atexit.register(gc.freeze)
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print one error line and exit with ``code``."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)

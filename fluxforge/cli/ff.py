@@ -330,7 +330,6 @@ def _words(
         return target, "sys.doc", tuple(rest)
     if target is None or function is None:
         fail("give TARGET and FUNCTION, e.g. ff '*' test.ping; see `ff --help`")
-    assert target is not None and function is not None
     return target, function, args
 
 

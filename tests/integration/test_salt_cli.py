@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from fluxforge.protocol.keyfiles import decode_key, fingerprint
 from fluxforge.testing import Cluster
 
 
@@ -78,3 +79,51 @@ def test_ff_salt_options(cluster: Cluster, tmp_path: Path) -> None:
     assert "No return from" not in res.stderr and res.json() == {"web1": True, "web2": True}
     res = cluster.ff("*", "test.ping", "-t", "2", "--out", "json")
     assert res.returncode == 4 and "No return from 1 minion(s)" in res.stderr, res
+
+
+def test_ff_key_list_print_and_the_masters_fingerprint(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_minions("k1", "k2", "k3")
+    cluster.wait_pending("k1", "k2", "k3")
+    assert cluster.ff_key("-a", "k1", "-y").returncode == 0
+    assert cluster.ff_key("-r", "k3", "-y").returncode == 0
+
+    for word in ("pre", "un", "unaccepted"):
+        res = cluster.ff_key("-l", word)
+        assert res.returncode == 0 and res.stdout == "Unaccepted Keys:\nk2\n", res
+    for word, text in (
+        ("acc", "Accepted Keys:\nk1\n"),
+        ("accepted", "Accepted Keys:\nk1\n"),
+        ("rej", "Rejected Keys:\nk3\n"),
+        ("rejected", "Rejected Keys:\nk3\n"),
+        ("den", "Denied Keys:\n"),
+        ("denied", "Denied Keys:\n"),
+    ):
+        res = cluster.ff_key("--list", word)
+        assert res.returncode == 0 and res.stdout == text, (word, res)
+    assert cluster.ff_key("-l", "all").stdout == cluster.ff_key("-L").stdout
+    assert cluster.ff_key("-l", "acc", "--out", "json").json() == {"minions": ["k1"]}
+    res = cluster.ff_key("-l", "mine")
+    assert res.returncode == 2 and "-l takes acc, pre (or un), rej, den or all" in res.stderr
+    res = cluster.ff_key("-l", "acc", "-L")
+    assert res.returncode == 2 and "one action at a time" in res.stderr
+
+    # -p/-P: the public keys in their text form: k1's is the key k1 itself holds.
+    res = cluster.ff_key("-p", "k1", "--out", "json")
+    k1 = res.json()["accepted"]["k1"]
+    cluster.wait_answering("k1")
+    own = cluster.ff("k1", "key.finger", "--out", "json").json()["k1"]
+    assert fingerprint(decode_key(k1, "ff-key -p")) == own
+    res = cluster.ff_key("-p", "k1")
+    assert res.stdout == f"Accepted Keys:\nk1:  {k1}\n", res
+    res = cluster.ff_key("-P", "--out", "json")
+    assert set(res.json()["pending"]) == {"k2"} and set(res.json()["rejected"]) == {"k3"}
+
+    # -f master / -F: the master's own fingerprint, the one its minions pinned.
+    pinned = cluster.ff("k1", "key.finger_master", "--out", "json").json()["k1"]
+    res = cluster.ff_key("-f", "master")
+    assert res.returncode == 0 and res.stdout == f"Local Keys:\nmaster.pub:  {pinned}\n", res
+    res = cluster.ff_key("-F")
+    assert res.stdout.startswith(f"Local Keys:\nmaster.pub:  {pinned}\nAccepted Keys:\nk1:  ")
+    assert cluster.ff_key("-F", "--out", "json").json()["local"] == {"master.pub": pinned}
+    assert "Local Keys:" not in cluster.ff_key("-f", "k*").stdout

@@ -139,3 +139,41 @@ def test_ff_call_refuses_an_unknown_option_but_not_after_dashdash(tmp_path: Path
     res = CliRunner().invoke(call.main, ["-c", str(conf), "--local", "test.echo", "--", "-n"])
     assert res.exit_code == 0, res.output
     assert res.output == "local:\n    -n\n"
+
+
+@pytest.mark.parametrize(
+    ("word", "states"),
+    [
+        ("acc", ("accepted",)),
+        ("accepted", ("accepted",)),
+        ("pre", ("pending",)),
+        ("un", ("pending",)),
+        ("unaccepted", ("pending",)),
+        ("rej", ("rejected",)),
+        ("rejected", ("rejected",)),
+        ("den", ("denied",)),
+        ("DENIED", ("denied",)),
+        ("all", ("accepted", "denied", "pending", "rejected")),
+    ],
+)
+def test_ff_key_list_words(word: str, states: tuple[str, ...]) -> None:
+    from fluxforge.cli.key import list_states
+
+    assert list_states(word) == states
+
+
+@pytest.mark.parametrize("argv", [["-l", "mine"], ["-l", ""], ["-l", "acc", "-P"]])
+def test_ff_key_list_usage_errors(tmp_path: Path, argv: list[str]) -> None:
+    from fluxforge.cli import key
+
+    res = CliRunner().invoke(key.main, ["-c", _conf(tmp_path), *argv])
+    assert res.exit_code == 2, res.output
+    assert "-l takes acc" in res.output or "one action at a time" in res.output
+
+
+def test_ff_key_log_level_has_no_short_l() -> None:
+    from fluxforge.cli import key
+
+    res = CliRunner().invoke(key.main, ["--help"])
+    assert "-l, --list acc|pre|rej|den|all" in res.output
+    assert "--log-level" in res.output and "-l, --log-level" not in res.output
