@@ -127,3 +127,41 @@ def test_ff_key_list_print_and_the_masters_fingerprint(cluster: Cluster) -> None
     assert res.stdout.startswith(f"Local Keys:\nmaster.pub:  {pinned}\nAccepted Keys:\nk1:  ")
     assert cluster.ff_key("-F", "--out", "json").json()["local"] == {"master.pub": pinned}
     assert "Local Keys:" not in cluster.ff_key("-f", "k*").stdout
+
+
+def test_salt_module_names_through_the_cli(cluster: Cluster) -> None:
+    cluster.write_tree(
+        cluster.file_root,
+        {"scripts/hello.sh": '#!/bin/sh\necho "hello $1 from $0" | sed "s|from /.*/|from |"\n'},
+    )
+    cluster.start_master()
+    cluster.start_minions("web1")
+    cluster.accept_and_wait()
+
+    # saltutil.* runs ffutil.* on the minion, with the master's files.
+    res = cluster.ff("web1", "saltutil.sync_all", "--out", "json")
+    assert res.returncode == 0, res
+    ours = cluster.ff("web1", "ffutil.sync_all", "--out", "json")
+    assert res.json() == ours.json() and set(res.json()["web1"]) >= {"modules", "grains"}
+    res = cluster.ff("web1", "saltutil.refresh_pillar", "--out", "json")
+    assert res.returncode == 0 and res.json() == {"web1": True}, res
+
+    res = cluster.ff("web1", "cmd.shell", "echo a b | wc -w", "--out", "json")
+    assert res.returncode == 0 and res.json()["web1"].strip() == "2", res
+    res = cluster.ff("web1", "cmd.script", "salt://scripts/hello.sh", "args=world", "--out", "json")
+    assert res.returncode == 0, res
+    ret = res.json()["web1"]
+    assert (
+        ret["stdout"] == "hello world from hello.sh" and ret["retcode"] == 0 and ret["stderr"] == ""
+    )
+    res = cluster.ff("web1", "cmd.script", "salt://scripts/nope.sh", "--out", "json")
+    assert res.returncode == 1 and res.json()["web1"]["cache_error"] is True, res
+    res = cluster.ff("web1", "cmd.exec_code", "python3", "print(6 * 7)", "--out", "json")
+    assert res.returncode == 0 and res.json() == {"web1": "42"}, res
+
+    res = cluster.ff("web1", "sys.list_state_modules", "--out", "json")
+    assert {"file", "pkg", "service"} <= set(res.json()["web1"]), res
+    res = cluster.ff("web1", "sys.list_state_functions", "pkg", "--out", "json")
+    assert "pkg.installed" in res.json()["web1"], res
+    res = cluster.ff("web1", "sys.state_doc", "file.managed", "--out", "json")
+    assert list(res.json()["web1"]) == ["file", "file.managed"], res
