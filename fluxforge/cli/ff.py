@@ -237,19 +237,11 @@ def main(
 
     exit_without_collecting()
 
-    if returner is not None:
-        fail(
-            f"--return {returner}: returners are not available yet (they come in a later "
-            "issue); nothing was run. Every return is kept in the master's job cache"
-        )
+    _check_output_options(returner, no_color, force_color, out_file, out_file_append)
     target, function, args = _words(target, function, args, doc, literal_words())
     tgt_type = target_type(name[len("tgt_") :] for name, given in flags.items() if given)
     size, pause = _batch_settings(batch, batch_wait, failhard, is_async)
     count = _subset_settings(subset, size is not None)
-    if no_color and force_color:
-        fail("give at most one of --no-color and --force-color")
-    if out_file_append and out_file is None:
-        fail("--out-file-append needs --out-file PATH")
     cfg = config.load_master(config_path)
     logs.setup(log_level or "warning", stderr=True)
     if "." not in function:
@@ -331,6 +323,25 @@ def _words(
     if target is None or function is None:
         fail("give TARGET and FUNCTION, e.g. ff '*' test.ping; see `ff --help`")
     return target, function, args
+
+
+def _check_output_options(
+    returner: str | None,
+    no_color: bool,
+    force_color: bool,
+    out_file: str | None,
+    out_file_append: bool,
+) -> None:
+    """Refuse ``--return`` (no returners yet) and the combinations of output options that clash."""
+    if returner is not None:
+        fail(
+            f"--return {returner}: returners are not available yet (they come in a later "
+            "issue); nothing was run. Every return is kept in the master's job cache"
+        )
+    if no_color and force_color:
+        fail("give at most one of --no-color and --force-color")
+    if out_file_append and out_file is None:
+        fail("--out-file-append needs --out-file PATH")
 
 
 def _subset_settings(subset: str | None, batched: bool) -> int | None:
