@@ -133,7 +133,7 @@ def test_exec_code_runs_code_with_the_interpreter(ctx: JobContext) -> None:
 
 
 def test_exec_code_unknown_interpreter_is_one_clear_error(ctx: JobContext) -> None:
-    with pytest.raises(ExecutionError, match=r"cmd\.exec_code"):
+    with pytest.raises(ExecutionError, match=r"cmd\.exec_code: cannot start 'no-such-lang-xyz'"):
         call(ctx, "cmd.exec_code", "no-such-lang-xyz", "print(1)")
 
 

@@ -98,17 +98,37 @@ def test_ff_usage_errors(tmp_path: Path, argv: list[str], message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "params", "args"),
     [
-        ["*", "test.echo", "--", "-1"],
-        ["*", "test.ping", "--static", "--show-jid", "--hide-timeout", "--no-color"],
-        ["*", "test.ping", "--subset", "2", "--force-color"],
-        ["-d"],
-        ["web1", "-d", "cmd.run"],
+        (["*", "test.echo", "--", "-1"], {}, ("-1",)),
+        (
+            ["*", "test.ping", "-s", "--show-jid", "--hide-timeout", "--no-colour"],
+            {"static": True, "show_jid": True, "hide_timeout": True, "no_color": True},
+            (),
+        ),
+        (
+            ["*", "test.echo", "x", "--subset", "2", "--force-color", "--output-file", "f"],
+            {"subset": "2", "force_color": True, "out_file": "f"},
+            ("x",),
+        ),
+        (["*", "test.ping", "--out-file-append", "--return", "r"], {"out_file_append": True}, ()),
+        (["web1", "--documentation", "cmd.run"], {"doc": True, "returner": None}, ()),
     ],
 )
-def test_ff_salt_options_are_taken(tmp_path: Path, argv: list[str]) -> None:
-    """Accepted on the command line: what is left to fail is the absent master."""
+def test_ff_salt_options_are_options_not_arguments(
+    argv: list[str], params: dict[str, object], args: tuple[str, ...]
+) -> None:
+    ctx = ff.main.make_context("ff", argv)
+    assert ctx.params["args"] == args
+    for name, value in params.items():
+        assert ctx.params[name] == value, name
+
+
+@pytest.mark.parametrize(
+    "argv", [["*", "test.echo", "--", "-1"], ["-d"], ["web1", "-d", "cmd.run"]]
+)
+def test_ff_salt_options_then_need_a_master(tmp_path: Path, argv: list[str]) -> None:
+    """Past the checks: what is left to fail is the absent master."""
     res = CliRunner().invoke(ff.main, ["-c", _conf(tmp_path), *argv])
     assert "no master is running here" in res.output, res.output
 
