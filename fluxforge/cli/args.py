@@ -17,6 +17,7 @@ it first (:data:`LITERAL_META`) and :func:`reject_options` spares those.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -110,24 +111,30 @@ def split_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
 LITERAL_META = "fluxforge.literal_words"
 
 
-def reject_options(words: Sequence[str], literal: int, example: str) -> None:
-    """Refuse a word of ``words`` that looks like an option, except the last ``literal``.
+def reject_options(command: str, head: Sequence[str], args: Sequence[str], literal: int) -> None:
+    """Refuse a word of ``head`` or ``args`` that looks like an option, but the last ``literal``.
 
-    ``words`` are the argument words click passed through (it is told to
-    keep options it does not know, so that the error can say what to do);
-    the last ``literal`` of them came after ``--`` and are arguments
-    whatever they look like. A lone ``-`` is an argument too. The
-    :class:`~fluxforge.errors.UsageError` names the option and shows
-    ``example``, the command line to type instead, with ``{word}`` standing
-    for the option.
+    ``head`` are the words before the function's arguments (TARGET and
+    FUNCTION), ``args`` the arguments; click passed them through (it is
+    told to keep options it does not know, so that the error can say what
+    to do), and the last ``literal`` came after ``--``: arguments whatever
+    they look like. A lone ``-`` is an argument too. The
+    :class:`~fluxforge.errors.UsageError` names the option; for one among
+    the arguments it shows the command that passes them all as they are,
+    ``command`` (the program and any option the target needs) then ``head``,
+    ``--`` and ``args``.
     """
-    checked = words[: max(len(words) - literal, 0)]
-    for word in checked:
-        if word.startswith("-") and word != "-":
-            raise UsageError(
-                f"no such option: {word}; an argument that starts with '-' goes after "
-                f"'--': {example.format(word=word)}"
-            )
+    words = [*head, *args]
+    for index, word in enumerate(words[: max(len(words) - literal, 0)]):
+        if not word.startswith("-") or word == "-":
+            continue
+        program = command.split()[0]
+        if index < len(head):
+            raise UsageError(f"no such option: {word}; see `{program} --help`")
+        example = " ".join([command, *map(shlex.quote, head), "--", *map(shlex.quote, args)])
+        raise UsageError(
+            f"no such option: {word}; an argument that starts with '-' goes after '--': {example}"
+        )
 
 
 def parse_count(text: str, option: str) -> int:

@@ -74,7 +74,7 @@ def main(
     Exit codes: 0 the function succeeded, 1 it failed (a state run with a
     failed state included), 2 usage or config error.
     """
-    reject_options([function, *args], literal_words(), "ff-call --local test.echo -- {word}")
+    reject_options("ff-call --local", [function], args, literal_words())
     if not local:
         fail("ff-call needs --local for now: calling through the master comes later")
     cfg = config.load(config_path).minion

@@ -238,8 +238,9 @@ def main(
     exit_without_collecting()
 
     _check_output_options(returner, no_color, force_color, out_file, out_file_append)
-    target, function, args = _words(target, function, args, doc, literal_words())
     tgt_type = target_type(name[len("tgt_") :] for name, given in flags.items() if given)
+    shown = " ".join(["ff", *(f.short for f in TARGET_FLAGS if f.tgt_type == tgt_type)])
+    target, function, args = _words(target, function, args, doc, literal_words(), shown)
     size, pause = _batch_settings(batch, batch_wait, failhard, is_async)
     count = _subset_settings(subset, size is not None)
     cfg = config.load_master(config_path)
@@ -302,17 +303,23 @@ def main(
 
 
 def _words(
-    target: str | None, function: str | None, args: tuple[str, ...], doc: bool, literal: int
+    target: str | None,
+    function: str | None,
+    args: tuple[str, ...],
+    doc: bool,
+    literal: int,
+    command: str = "ff",
 ) -> tuple[str, str, tuple[str, ...]]:
     """TARGET, FUNCTION and ARGs checked, with ``-d`` turned into ``sys.doc`` as Salt does.
 
     A word that looks like an option and was not given after ``--`` is a
     usage error (click passes unknown options through so that the error
     can say where an argument that starts with ``-`` goes); the last
-    ``literal`` words came after ``--``.
+    ``literal`` words came after ``--``; ``command`` starts the command line
+    the error suggests (``ff -L``: the targeting option in use).
     """
-    words = [w for w in (target, function) if w is not None] + list(args)
-    reject_options(words, literal, "ff '*' test.echo -- {word}")
+    head = [w for w in (target, function) if w is not None]
+    reject_options(command, head, args, literal)
     if doc:
         # Salt's -d: the target defaults to '*', and FUNCTION (if any) is what to document.
         target = target or "*"

@@ -19,7 +19,7 @@ def test_ff_salt_options(cluster: Cluster, tmp_path: Path) -> None:
     res = cluster.ff("web1", "test.echo", "--statik")
     assert res.returncode == 2 and "no such option: --statik" in res.stderr, res
     res = cluster.ff("web1", "test.echo", "-n", "--out", "json")
-    assert res.returncode == 2 and "ff '*' test.echo -- -n" in res.stderr, res
+    assert res.returncode == 2 and "goes after '--': ff web1 test.echo -- -n" in res.stderr, res
     res = cluster.ff("web1", "test.echo", "--out", "json", "--", "-n")
     assert res.returncode == 0 and res.json() == {"web1": "-n"}, res
     res = cluster.ff("--return", "syslog", "web1", "test.ping")

@@ -14,31 +14,41 @@ from fluxforge.errors import UsageError
 
 def test_reject_options_names_the_option_and_the_way_out() -> None:
     with pytest.raises(UsageError) as caught:
-        reject_options(["*", "test.echo", "--static-ish"], 0, "ff '*' test.echo -- {word}")
+        reject_options("ff -L", ["web1,db1", "test.arg"], ["a b", "--static-ish", "c"], 0)
     assert str(caught.value) == (
         "no such option: --static-ish; an argument that starts with '-' goes after '--': "
-        "ff '*' test.echo -- --static-ish"
+        "ff -L web1,db1 test.arg -- 'a b' --static-ish c"
     )
 
 
+def test_reject_options_in_place_of_target_or_function() -> None:
+    with pytest.raises(UsageError) as caught:
+        reject_options("ff", ["-x", "test.ping"], [], 0)
+    assert str(caught.value) == "no such option: -x; see `ff --help`"
+
+
 @pytest.mark.parametrize(
-    ("words", "literal"),
+    ("head", "args", "literal"),
     [
-        (["*", "test.echo", "-1"], 1),
-        (["*", "test.echo", "-"], 0),
-        (["*", "cmd.run", "ls", "-la", "/"], 2),
-        (["*", "test.echo", "hello"], 0),
-        (["-x"], 5),
+        (["*", "test.echo"], ["-1"], 1),
+        (["*", "test.echo"], ["-"], 0),
+        (["*", "cmd.run"], ["ls", "-la", "/"], 2),
+        (["*", "test.echo"], ["hello"], 0),
+        (["-x"], [], 5),
     ],
 )
-def test_reject_options_spares_words_after_dashdash(words: list[str], literal: int) -> None:
-    reject_options(words, literal, "{word}")
+def test_reject_options_spares_words_after_dashdash(
+    head: list[str], args: list[str], literal: int
+) -> None:
+    reject_options("ff", head, args, literal)
 
 
-@pytest.mark.parametrize("words", [["*", "test.echo", "-1"], ["-x", "test.ping"], ["*", "-n"]])
-def test_reject_options_refuses(words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("head", "args"), [(["*", "test.echo"], ["-1"]), (["-x", "test.ping"], []), (["*", "-n"], [])]
+)
+def test_reject_options_refuses(head: list[str], args: list[str]) -> None:
     with pytest.raises(UsageError, match="no such option"):
-        reject_options(words, 0, "{word}")
+        reject_options("ff", head, args, 0)
 
 
 @pytest.mark.parametrize(("text", "count"), [("1", 1), ("12", 12), (" 3 ", 3)])
@@ -82,6 +92,8 @@ def _conf(tmp_path: Path) -> str:
     [
         (["*", "test.echo", "--statik"], "no such option: --statik;"),
         (["*", "test.echo", "-1"], "goes after '--': ff '*' test.echo -- -1"),
+        (["-L", "a,b", "test.arg", "x", "-n"], "goes after '--': ff -L a,b test.arg -- x -n"),
+        (["-x", "test.ping"], "no such option: -x; see `ff --help`"),
         (["*", "test.ping", "--return", "mysql"], "--return mysql: returners are not available"),
         (["*", "test.ping", "--no-color", "--force-color"], "at most one of --no-color"),
         (["*", "test.ping", "--out-file-append"], "--out-file-append needs --out-file"),
@@ -153,7 +165,10 @@ def test_ff_call_refuses_an_unknown_option_but_not_after_dashdash(tmp_path: Path
 
     res = CliRunner().invoke(call.main, ["--local", "test.echo", "-n"])
     assert res.exit_code == 2
-    assert "no such option: -n; an argument that starts with '-' goes after '--'" in res.output
+    assert (
+        "no such option: -n; an argument that starts with '-' goes after '--': "
+        "ff-call --local test.echo -- -n"
+    ) in res.output
     conf = tmp_path / "ff.conf"
     conf.write_text(f"minion:\n  id: here\n  root_dir: {tmp_path}\n")
     res = CliRunner().invoke(call.main, ["-c", str(conf), "--local", "test.echo", "--", "-n"])
