@@ -212,3 +212,33 @@ def test_ff_key_log_level_has_no_short_l() -> None:
     res = CliRunner().invoke(key.main, ["--help"])
     assert "-l, --list acc|pre|rej|den|all" in res.output
     assert "--log-level" in res.output and "-l, --log-level" not in res.output
+
+
+def test_ff_key_print_and_master_finger_without_a_master(tmp_path: Path) -> None:
+    """With no master running, ff-key reads the key store and master.pub itself."""
+    import json
+
+    from fluxforge import config
+    from fluxforge.cli import key
+    from fluxforge.master.keys import KeyStore
+    from fluxforge.protocol.crypto import MinionIdentity
+    from fluxforge.protocol.keyfiles import encode_key, fingerprint
+
+    conf = _conf(tmp_path)
+    pki = config.load_master(conf).pki_dir
+    web1 = MinionIdentity.generate().box_public
+    KeyStore(pki).register("web1", web1)
+    res = CliRunner().invoke(key.main, ["-c", conf, "-P", "--out", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == {"pending": {"web1": encode_key(web1)}}
+    res = CliRunner().invoke(key.main, ["-c", conf, "-f", "master"])
+    assert res.exit_code == 0 and res.output == "", res.output  # no master keys made yet
+    master = MinionIdentity.generate().box_public
+    (Path(pki) / "master.pub").write_text(encode_key(master) + "\n")
+    res = CliRunner().invoke(key.main, ["-c", conf, "-F"])
+    assert res.output == (
+        f"Local Keys:\nmaster.pub:  {fingerprint(master)}\n"
+        f"Unaccepted Keys:\nweb1:  {fingerprint(web1)}\n"
+    )
+    res = CliRunner().invoke(key.main, ["-c", conf, "-l", "un"])
+    assert res.output == "Unaccepted Keys:\nweb1\n"
