@@ -1,0 +1,41 @@
+"""Mistakes a user makes get a clear error, never a silent wrong result (issue 11, point 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fluxforge.events import PID_NAME
+from fluxforge.master.ports import read_ports
+from fluxforge.testing import Cluster
+
+
+def test_second_master_on_the_same_config_refuses_and_leaves_the_first_alone(
+    cluster: Cluster,
+) -> None:
+    first = cluster.start_master()
+    cluster.start_minion("web1")
+    cluster.accept_and_wait("web1")
+    sock_dir = Path(cluster.sock_dir)
+    sockets = {p.name: p.stat().st_ino for p in sock_dir.glob("*.ipc")}
+    assert len(sockets) == 3
+
+    second = cluster.run("ff-master", "-c", str(cluster.master_conf), timeout=30)
+    assert second.returncode == 2, second
+    errors = [line for line in second.stderr.splitlines() if line.strip()]
+    assert errors == [
+        f"Error: another master (pid {first.pid}) is running on sock_dir {sock_dir}: "
+        "stop it first, or give this master its own root_dir or sock_dir"
+    ], second
+
+    # The first master's sockets (the same files, not replacements), pid file
+    # and ports report are untouched, and it still serves.
+    assert {p.name: p.stat().st_ino for p in sock_dir.glob("*.ipc")} == sockets
+    assert (sock_dir / PID_NAME).read_text() == f"{first.pid}\n"
+    assert read_ports(cluster.sock_dir) == cluster.ports
+    res = cluster.ff("web1", "test.ping", "--out", "json")
+    assert res.returncode == 0 and res.json() == {"web1": True}, res
+    assert first.poll() is None
+
+    # Once the first has stopped, the lock is free again.
+    assert cluster.stop_master() == 0
+    cluster.start_master()
