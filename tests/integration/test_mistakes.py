@@ -39,3 +39,26 @@ def test_second_master_on_the_same_config_refuses_and_leaves_the_first_alone(
     # Once the first has stopped, the lock is free again.
     assert cluster.stop_master() == 0
     cluster.start_master()
+
+
+def test_daemons_refuse_a_file_without_their_section_or_a_salt_flat_file(
+    cluster: Cluster,
+) -> None:
+    minion_only = cluster.minion_conf("web1")
+    res = cluster.run("ff-master", "-c", str(minion_only), timeout=30)
+    assert res.returncode == 2 and res.stderr.splitlines() == [
+        f"Error: {minion_only}: no master: section (it has only minion:); add a line "
+        "'master:' and indent the master's options under it (an empty 'master:' takes "
+        "every default)"
+    ], res
+    res = cluster.run("ff-minion", "-c", str(cluster.master_conf), timeout=30)
+    assert res.returncode == 2 and "no minion: section (it has only master:)" in res.stderr, res
+    flat = cluster.root / "salt-minion.conf"
+    flat.write_text("master: 127.0.0.1\nid: web1\n")
+    res = cluster.run("ff-minion", "-c", str(flat), timeout=30)
+    assert res.returncode == 2 and res.stderr.splitlines() == [
+        f"Error: {flat}: top-level 'master: 127.0.0.1' looks like a Salt minion file; here "
+        "the minion's options go under a section: add 'minion:' and indent 'master:' and "
+        "the other options under it"
+    ], res
+    assert not Path(cluster.sock_dir).exists()  # nothing was started
