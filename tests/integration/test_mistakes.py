@@ -62,3 +62,15 @@ def test_daemons_refuse_a_file_without_their_section_or_a_salt_flat_file(
         "the other options under it"
     ], res
     assert not Path(cluster.sock_dir).exists()  # nothing was started
+
+
+def test_ff_key_before_any_master_ran_is_an_error_and_creates_no_key_store(
+    cluster: Cluster,
+) -> None:
+    res = cluster.ff_key("-L")
+    assert res.returncode == 2 and res.stderr.splitlines() == [
+        f"Error: no master has run with {cluster.master_conf}: its pki_dir "
+        f"{cluster.pki_dir} does not exist; start ff-master first, or pass -c PATH to "
+        "the master's config"
+    ], res
+    assert not (cluster.root / "master").exists()
