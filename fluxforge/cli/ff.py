@@ -35,7 +35,7 @@ from fluxforge.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from fluxforge.client import Job
+    from fluxforge.client import Job, LocalClient
     from fluxforge.client.batch import Batch, BatchSize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_MATCH, EXIT_MISSING = 0, 1, 2, 3, 4
@@ -149,7 +149,7 @@ def main(
 
     Exit codes: 0 all succeeded, 1 a function failed (or --failhard
     stopped the batch), 2 usage or config error, 3 no minion matched,
-    4 some minions did not return.
+    4 some minions did not return (or an id given with -L is no accepted minion).
     """
     from fluxforge.client import LocalClient
 
@@ -190,11 +190,13 @@ def main(
                 failhard=failhard,
                 note=progress.note,
             )
-            sys.exit(_run_batch(run, printer, progress))
+            sys.exit(_run_batch(run, printer, progress, client))
         job = client.run(tgt, function, positional, keywords, tgt_type, wait)
+        unlisted = _unlisted(tgt, job.minions, job.unknown)
         if not job.minions and not job.unknown:
             job.close()
-            _note("No minions matched the target; nothing was run.")
+            _no_match(client, tgt, tgt_type)
+            _report_unlisted(client, unlisted)
             sys.exit(EXIT_NO_MATCH)
         if is_async:
             job.close()
@@ -203,7 +205,11 @@ def main(
         if verbose:
             undecided = f" (and {len(job.unknown)} undecided)" if job.unknown else ""
             _note(f"Executing job with jid {job.jid} on {len(job.minions)} minion(s){undecided}")
-        sys.exit(_finish_job(job, printer, progress))
+        code = _finish_job(job, printer, progress)
+        if unlisted:
+            _report_unlisted(client, unlisted)
+            code = EXIT_MISSING if code == EXIT_OK else code
+        sys.exit(code)
     finally:
         progress.clear()
         client.close()
@@ -232,6 +238,35 @@ def _note(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _no_match(client: LocalClient, tgt: str | list[str], tgt_type: str) -> None:
+    """Say that no minion matched, and which pending keys would have."""
+    pending = client.pending_matching(tgt, tgt_type)
+    hint = ""
+    if pending:
+        hint = (
+            f" It matches {len(pending)} pending key(s), not yet accepted: "
+            f"{', '.join(pending)} (see ff-key -L; accept with ff-key -a ID)."
+        )
+    _note(f"No minions matched the target; nothing was run.{hint}")
+
+
+def _unlisted(tgt: str | list[str], minions: list[str], unknown: list[str]) -> list[str]:
+    """The ids of a ``-L`` list that the master does not know as accepted minions."""
+    if not isinstance(tgt, list):
+        return []
+    known = set(minions) | set(unknown)
+    return list(dict.fromkeys(str(i) for i in tgt if i not in known))
+
+
+def _report_unlisted(client: LocalClient, unlisted: list[str]) -> None:
+    """Name the listed ids that no accepted minion has (pending ones said as such)."""
+    if not unlisted:
+        return
+    pending = set(client.pending_matching(unlisted, "list"))
+    named = ", ".join(f"{i} (pending, not yet accepted)" if i in pending else i for i in unlisted)
+    _note(f"No accepted minion with id: {named}")
+
+
 def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
     from fluxforge.client.local import unknown_note
 
@@ -247,15 +282,20 @@ def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
     return EXIT_MISSING if job.missing else EXIT_OK
 
 
-def _run_batch(run: Batch, printer: _ReturnPrinter, progress: _Progress) -> int:
+def _run_batch(
+    run: Batch, printer: _ReturnPrinter, progress: _Progress, client: LocalClient
+) -> int:
     failed = printer(run.returns(on_progress=progress), progress)
+    unlisted = _unlisted(run.tgt, run.up + run.down, run.silent_unknown)
     if not run.matched:
-        _note("No minions matched the target; nothing was run.")
+        _no_match(client, run.tgt, run.tgt_type)
+        _report_unlisted(client, unlisted)
         return EXIT_NO_MATCH
     _report_missing(run.missing, run.timeout, "")
+    _report_unlisted(client, unlisted)
     if failed or run.skipped:
         return EXIT_FAILED
-    return EXIT_MISSING if run.missing or run.down else EXIT_OK
+    return EXIT_MISSING if run.missing or run.down or unlisted else EXIT_OK
 
 
 def _report_missing(missing: list[str], timeout: float, suffix: str) -> None:

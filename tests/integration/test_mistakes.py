@@ -74,3 +74,40 @@ def test_ff_key_before_any_master_ran_is_an_error_and_creates_no_key_store(
         "the master's config"
     ], res
     assert not (cluster.root / "master").exists()
+
+
+def test_list_target_names_unknown_ids_and_no_match_names_pending_keys(
+    cluster: Cluster,
+) -> None:
+    cluster.start_master()
+    cluster.start_minion("web1")
+    cluster.accept_and_wait("web1")
+    cluster.start_minion("web9")
+    cluster.wait_pending("web9")
+
+    res = cluster.ff("-L", "web1,nosuch", "test.ping", "--out", "json")
+    assert res.returncode == 4, res
+    assert res.json() == {"web1": True}
+    assert res.stderr.splitlines() == ["No accepted minion with id: nosuch"], res
+
+    res = cluster.ff("-L", "nosuch,web9,web1", "test.ping", "--out", "json")
+    assert res.returncode == 4, res
+    assert res.stderr.splitlines() == [
+        "No accepted minion with id: nosuch, web9 (pending, not yet accepted)"
+    ], res
+
+    res = cluster.ff("-L", "web1,nosuch", "-b", "1", "test.ping", "--out", "json")
+    assert res.returncode == 4 and "No accepted minion with id: nosuch" in res.stderr, res
+
+    hint = (
+        "No minions matched the target; nothing was run. It matches 1 pending key(s), "
+        "not yet accepted: web9 (see ff-key -L; accept with ff-key -a ID)."
+    )
+    res = cluster.ff("web9*", "test.ping")
+    assert res.returncode == 3 and res.stderr.splitlines() == [hint], res
+    res = cluster.ff("-b", "1", "web9", "test.ping")
+    assert res.returncode == 3 and res.stderr.splitlines() == [hint], res
+    res = cluster.ff("db*", "test.ping")
+    assert res.returncode == 3 and res.stderr.splitlines() == [
+        "No minions matched the target; nothing was run."
+    ], res
