@@ -190,7 +190,10 @@ def main(
                 failhard=failhard,
                 note=progress.note,
             )
-            sys.exit(_run_batch(run, printer, progress, client))
+            try:
+                sys.exit(_run_batch(run, printer, progress, client))
+            except KeyboardInterrupt:
+                _interrupted(run.jids, progress)
         job = client.run(tgt, function, positional, keywords, tgt_type, wait)
         unlisted = _unlisted(tgt, job.minions, job.unknown)
         if not job.minions and not job.unknown:
@@ -205,7 +208,10 @@ def main(
         if verbose:
             undecided = f" (and {len(job.unknown)} undecided)" if job.unknown else ""
             _note(f"Executing job with jid {job.jid} on {len(job.minions)} minion(s){undecided}")
-        code = _finish_job(job, printer, progress)
+        try:
+            code = _finish_job(job, printer, progress)
+        except KeyboardInterrupt:
+            _interrupted([job.jid], progress)
         if unlisted:
             _report_unlisted(client, unlisted)
             code = EXIT_MISSING if code == EXIT_OK else code
@@ -236,6 +242,20 @@ def _batch_settings(
 
 def _note(text: str) -> None:
     click.echo(text, err=True)
+
+
+def _interrupted(jids: list[str], progress: _Progress) -> None:
+    """Ctrl-C while waiting: the job goes on, so say which jid its returns are kept under."""
+    progress.clear()
+    if not jids:
+        fail("interrupted before any job was published", 130)
+    one = len(jids) == 1
+    which = f"job {jids[0]} goes" if one else f"jobs {', '.join(jids)} go"
+    fail(
+        f"interrupted: {which} on running on the minions; their returns are kept in "
+        f"the master's job cache under {'that jid' if one else 'those jids'}",
+        130,
+    )
 
 
 def _no_match(client: LocalClient, tgt: str | list[str], tgt_type: str) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
 from pathlib import Path
 
 from fluxforge.events import PID_NAME
 from fluxforge.master.ports import read_ports
-from fluxforge.testing import Cluster
+from fluxforge.testing import Cluster, wait_until
+from fluxforge.testing.cluster import command
 
 
 def test_second_master_on_the_same_config_refuses_and_leaves_the_first_alone(
@@ -111,3 +116,57 @@ def test_list_target_names_unknown_ids_and_no_match_names_pending_keys(
     assert res.returncode == 3 and res.stderr.splitlines() == [
         "No minions matched the target; nothing was run."
     ], res
+
+
+def test_ff_into_a_closed_pipe_exits_quietly(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_minion("web1")
+    cluster.accept_and_wait("web1")
+    for args in (["*", "test.ping"], ["*", "test.ping", "--out", "json"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader has gone before ff writes its first line
+        try:
+            proc = subprocess.run(
+                [*command("ff"), *args],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                env=cluster.env,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.close(write_end)
+        assert proc.stderr == b"" and proc.returncode == 141, proc
+
+
+def test_ctrl_c_during_a_job_prints_its_jid(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_minion("web1")
+    cluster.accept_and_wait("web1")
+    proc = subprocess.Popen(
+        [*command("ff"), "-v", "web1", "test.sleep", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cluster.env,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        started = proc.stderr.readline()
+        found = re.match(r"Executing job with jid (\d{20}) on 1 minion", started)
+        assert found, started
+        jid = found.group(1)
+        # The job runs on the minion before the interrupt comes.
+        wait_until(lambda: jid in cluster.log("web1"), 20, what="web1 to start the job")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert err.splitlines() == [
+        f"Error: interrupted: job {jid} goes on running on the minions; their returns are "
+        "kept in the master's job cache under that jid"
+    ], err
+    assert cluster.job(jid) is not None
