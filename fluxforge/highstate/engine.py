@@ -57,7 +57,8 @@ def top(ctx: JobContext, saltenv: str = "base") -> dict[str, list[str]]:
     except StateTreeError as exc:
         raise CompileError([str(exc)])
     if found is None:
-        raise CompileError([f"No top file: there is no top.sls in saltenv {saltenv!r}"])
+        where = ctx.files.searched(saltenv) if ctx.files is not None else "no file client"
+        raise CompileError([f"No top file: there is no top.sls in {where}"])
     data, shown = found
 
     def matcher(tgt: str, tgt_type: str) -> bool:
