@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -164,9 +165,46 @@ def test_ctrl_c_during_a_job_prints_its_jid(cluster: Cluster) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
     assert proc.returncode == 130
     assert err.splitlines() == [
         f"Error: interrupted: job {jid} goes on running on the minions; their returns are "
         "kept in the master's job cache under that jid"
     ], err
     assert cluster.job(jid) is not None
+
+
+def test_a_minion_stopped_during_a_job_returns_it_as_aborted(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_minion("web1")
+    cluster.accept_and_wait("web1")
+    proc = subprocess.Popen(
+        [*command("ff"), "-v", "web1", "test.sleep", "60", "--out", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cluster.env,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        found = re.match(r"Executing job with jid (\d{20})", proc.stderr.readline())
+        assert found
+        jid = found.group(1)
+        wait_until(lambda: jid in cluster.log("web1"), 20, what="web1 to start the job")
+        log = cluster.watch("web1")
+        assert cluster.stop_minion("web1") == 0
+        log.wait_for(rf"job {jid} aborted by the stop", 10)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert proc.returncode == 1, err
+    assert json.loads(out) == {"web1": "aborted: the minion was stopped while the job ran"}
+    ret = cluster.job(jid)
+    assert ret is not None and ret["returns"]["web1"]["retcode"] == 1, ret
