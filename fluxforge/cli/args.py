@@ -7,22 +7,31 @@ text here; the minion converts them when it calls the function.
 
 :data:`TARGET_FLAGS` lists ``ff``'s targeting options and
 :func:`target_type` picks the target type from those given.
+
+An option a command does not know is a usage error wherever it stands, as
+in Salt; a word meant as an argument that starts with ``-`` goes after
+``--``. Click drops the ``--`` itself, so the command counts the words after
+it first (:data:`LITERAL_META`) and :func:`reject_options` spares those.
 """
 
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from fluxforge.errors import UsageError
 
 __all__ = [
+    "LITERAL_META",
     "TARGET_FLAGS",
     "TargetFlag",
+    "parse_count",
     "parse_seconds",
     "parse_target_list",
     "parse_timeout",
+    "reject_options",
     "split_args",
     "target_type",
 ]
@@ -96,6 +105,47 @@ def split_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
             raise UsageError(f"keyword argument {name!r} given more than once")
         kwargs[name] = value
     return args, kwargs
+
+
+# Where a command's parse_args leaves the number of words given after ``--``.
+LITERAL_META = "fluxforge.literal_words"
+
+
+def reject_options(command: str, head: Sequence[str], args: Sequence[str], literal: int) -> None:
+    """Refuse a word of ``head`` or ``args`` that looks like an option, but the last ``literal``.
+
+    ``head`` are the words before the function's arguments (TARGET and
+    FUNCTION), ``args`` the arguments; click passed them through (it is
+    told to keep options it does not know, so that the error can say what
+    to do), and the last ``literal`` came after ``--``: arguments whatever
+    they look like. A lone ``-`` is an argument too. The
+    :class:`~fluxforge.errors.UsageError` names the option; for one among
+    the arguments it shows the command that passes them all as they are,
+    ``command`` (the program and any option the target needs) then ``head``,
+    ``--`` and ``args``.
+    """
+    words = [*head, *args]
+    for index, word in enumerate(words[: max(len(words) - literal, 0)]):
+        if not word.startswith("-") or word == "-":
+            continue
+        program = command.split()[0]
+        if index < len(head):
+            raise UsageError(f"no such option: {word}; see `{program} --help`")
+        example = " ".join([command, *map(shlex.quote, head), "--", *map(shlex.quote, args)])
+        raise UsageError(
+            f"no such option: {word}; an argument that starts with '-' goes after '--': {example}"
+        )
+
+
+def parse_count(text: str, option: str) -> int:
+    """Parse a whole number above zero (``--subset``); ``option`` names it in the error."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise UsageError(f"{option} must be a whole number above 0, got {text!r}")
+    return count
 
 
 def parse_timeout(text: str) -> float:

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fluxforge import config, logs, output
-from fluxforge.cli.args import split_args
+from fluxforge.cli.args import reject_options, split_args
 from fluxforge.cli.common import (
     CONTEXT,
+    LiteralArgsCommand,
     boundary,
     common_options,
     fail,
+    literal_words,
     out_option,
     state_output_option,
 )
@@ -38,7 +40,7 @@ log = logging.getLogger("fluxforge.call")
 LOCAL_ID = "local"
 
 
-@click.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.command(cls=LiteralArgsCommand, context_settings={**CONTEXT, "ignore_unknown_options": True})
 @click.option("--local", is_flag=True, help="Run without a master (the only mode so far).")
 @out_option(default=None)
 @state_output_option
@@ -72,6 +74,7 @@ def main(
     Exit codes: 0 the function succeeded, 1 it failed (a state run with a
     failed state included), 2 usage or config error.
     """
+    reject_options("ff-call --local", [function], args, literal_words())
     if not local:
         fail("ff-call needs --local for now: calling through the master comes later")
     cfg = config.load(config_path, require="minion").minion

@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -33,7 +33,16 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def common_options(fn: F) -> F:
-    """Add ``-c/--config``, ``--log-level`` and ``--version``."""
+    """Add ``-c/--config``, ``--log-level`` (short ``-l``) and ``--version``."""
+    return _common_options(fn, ("--log-level", "-l"))
+
+
+def common_options_no_l(fn: F) -> F:
+    """:func:`common_options` without ``-l`` for ``--log-level``: ``ff-key -l`` lists (Salt)."""
+    return _common_options(fn, ("--log-level",))
+
+
+def _common_options(fn: F, log_flags: tuple[str, ...]) -> F:
     fn = click.option(
         "-c",
         "--config",
@@ -42,8 +51,8 @@ def common_options(fn: F) -> F:
         help="Config file (default: $FLUXFORGE_CONFIG or /etc/fluxforge/fluxforge.conf).",
     )(fn)
     fn = click.option(
-        "--log-level",
-        "-l",
+        *log_flags,
+        "log_level",
         type=click.Choice(list(logs.LEVELS)),
         default=None,
         help="Log level on stderr; debug also shows tracebacks.",
@@ -88,6 +97,29 @@ def state_output_option(fn: F) -> F:
     )(fn)
 
 
+class LiteralArgsCommand(click.Command):
+    """A command that remembers how many words came after ``--``.
+
+    Click removes the ``--`` and hands on the words after it with the
+    others; :func:`fluxforge.cli.args.reject_options` needs to know which
+    those were, so that ``ff '*' test.echo -- -n`` passes ``-n`` while
+    ``ff '*' test.echo -n`` is a usage error.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from fluxforge.cli.args import LITERAL_META
+
+        ctx.meta[LITERAL_META] = len(args) - args.index("--") - 1 if "--" in args else 0
+        return super().parse_args(ctx, args)
+
+
+def literal_words() -> int:
+    """How many of the current command's words came after ``--``."""
+    from fluxforge.cli.args import LITERAL_META
+
+    return int(click.get_current_context().meta.get(LITERAL_META, 0))
+
+
 def exit_without_collecting() -> None:
     """Let this process exit without the garbage collector's last passes over its objects.
 
@@ -104,7 +136,7 @@ def exit_without_collecting() -> None:
     atexit.register(gc.freeze)
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print one error line and exit with ``code``."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)

@@ -8,6 +8,7 @@ errors cost little more than click's own import.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -18,18 +19,22 @@ import click
 from fluxforge import config, logs, output
 from fluxforge.cli.args import (
     TARGET_FLAGS,
+    parse_count,
     parse_seconds,
     parse_target_list,
     parse_timeout,
+    reject_options,
     split_args,
     target_type,
 )
 from fluxforge.cli.common import (
     CONTEXT,
+    LiteralArgsCommand,
     boundary,
     common_options,
     exit_without_collecting,
     fail,
+    literal_words,
     out_option,
     state_output_option,
 )
@@ -76,12 +81,71 @@ def batch_options(fn: F) -> F:
     return fn
 
 
+def salt_options(fn: F) -> F:
+    """Add the output and job options Salt users type: ``--static``, ``--out-file`` ...
+
+    ``--return`` is taken so that it is refused with a clear message rather
+    than read as an argument: returners come in a later issue.
+    """
+    options = [
+        click.option("-s", "--static", is_flag=True, help="Print all returns at once, at the end."),
+        click.option(
+            "--out-file",
+            "--output-file",
+            "out_file",
+            metavar="PATH",
+            help="Write the returns to PATH instead of stdout (uncoloured unless --force-color).",
+        ),
+        click.option(
+            "--out-file-append",
+            "--output-file-append",
+            "out_file_append",
+            is_flag=True,
+            help="With --out-file: append to PATH instead of replacing it.",
+        ),
+        click.option("--no-color", "--no-colour", "no_color", is_flag=True, help="Never colour."),
+        click.option(
+            "--force-color", "--force-colour", "force_color", is_flag=True, help="Always colour."
+        ),
+        click.option(
+            "--subset",
+            "subset",
+            metavar="N",
+            help="Run on N minions picked at random among those targeted that have FUNCTION.",
+        ),
+        click.option("--show-jid", is_flag=True, help="Print the job's jid on stderr."),
+        click.option(
+            "--hide-timeout",
+            is_flag=True,
+            help="Do not name the minions that did not return (the exit code still says so).",
+        ),
+        click.option(
+            "-d",
+            "--doc",
+            "--documentation",
+            "doc",
+            is_flag=True,
+            help="Show the documentation of FUNCTION, a module, or everything (sys.doc).",
+        ),
+        click.option(
+            "--return",
+            "returner",
+            metavar="RETURNER",
+            help="Not available yet: returners come in a later issue; refused.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @click.command(
+    cls=LiteralArgsCommand,
     context_settings={
         **CONTEXT,
         "ignore_unknown_options": True,
         "allow_interspersed_args": True,
-    }
+    },
 )
 @target_options
 @batch_options
@@ -93,16 +157,17 @@ def batch_options(fn: F) -> F:
     is_flag=True,
     help="Show the jid, long jobs, and each state as it is applied.",
 )
+@salt_options
 @out_option(default=None)
 @state_output_option
 @common_options
-@click.argument("target")
-@click.argument("function")
+@click.argument("target", required=False)
+@click.argument("function", required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @boundary
 def main(
-    target: str,
-    function: str,
+    target: str | None,
+    function: str | None,
     args: tuple[str, ...],
     batch: str | None,
     batch_wait: str | None,
@@ -114,6 +179,16 @@ def main(
     state_output: str | None,
     config_path: str | None,
     log_level: str | None,
+    static: bool,
+    out_file: str | None,
+    out_file_append: bool,
+    no_color: bool,
+    force_color: bool,
+    subset: str | None,
+    show_jid: bool,
+    hide_timeout: bool,
+    doc: bool,
+    returner: str | None,
     **flags: bool,
 ) -> None:
     """Run FUNCTION with ARGs on the minions TARGET selects.
@@ -147,6 +222,13 @@ def main(
     is a terminal, one status line shows how far each minion has got, and is
     erased before the results are printed.
 
+    Options Salt users know work as in Salt: -s/--static, --out-file PATH
+    (--out-file-append), --no-color, --force-color, --subset N, --show-jid,
+    --hide-timeout, and -d/--doc ('ff -d', 'ff web1 -d cmd.run': sys.doc).
+    --return is refused: returners come in a later issue. Any other word
+    that starts with '-' is a usage error; an argument that starts with '-'
+    goes after '--': ff '*' cmd.run -- -x.
+
     Exit codes: 0 all succeeded, 1 a function failed (or --failhard
     stopped the batch), 2 usage or config error, 3 no minion matched,
     4 some minions did not return (or an id given with -L is no accepted minion).
@@ -155,13 +237,12 @@ def main(
 
     exit_without_collecting()
 
-    # Unknown options pass through as words (so that `cmd.run ls -la` works);
-    # one in place of TARGET or FUNCTION is a mistake, not a target.
-    for word in (target, function):
-        if word.startswith("-"):
-            fail(f"no such option: {word}; see `ff --help`")
+    _check_output_options(returner, no_color, force_color, out_file, out_file_append)
     tgt_type = target_type(name[len("tgt_") :] for name, given in flags.items() if given)
+    shown = " ".join(["ff", *(f.short for f in TARGET_FLAGS if f.tgt_type == tgt_type)])
+    target, function, args = _words(target, function, args, doc, literal_words(), shown)
     size, pause = _batch_settings(batch, batch_wait, failhard, is_async)
+    count = _subset_settings(subset, size is not None)
     cfg = config.load_master(config_path)
     logs.setup(log_level or "warning", stderr=True)
     if "." not in function:
@@ -170,10 +251,23 @@ def main(
     positional, keywords = split_args(args)
     tgt: str | list[str] = parse_target_list(target) if tgt_type == "list" else target
     layout = state_output or cfg.state_output
-    printer = _ReturnPrinter(out or output.default_outputter(function), layout)
-    progress = _Progress(verbose, live=not verbose and _is_terminal(sys.stderr))
-    client = LocalClient(cfg)
-    try:
+    with contextlib.ExitStack() as closing:
+        stream = (
+            closing.enter_context(open(out_file, "a" if out_file_append else "w"))
+            if out_file
+            else sys.stdout
+        )
+        color = force_color or (not no_color and output.use_color(stream))
+        printer = _ReturnPrinter(
+            out or output.default_outputter(function), layout, stream, color, static
+        )
+        progress = _Progress(verbose, live=not verbose and _is_terminal(sys.stderr))
+        progress.hide_missing = hide_timeout
+        client = LocalClient(cfg)
+        closing.callback(client.close)
+        closing.callback(progress.clear)
+        if count is not None:
+            tgt, tgt_type = _pick_subset(client, tgt, tgt_type, function, count, wait)
         if size is not None:
             from fluxforge.client.batch import Batch
 
@@ -208,6 +302,8 @@ def main(
         if verbose:
             undecided = f" (and {len(job.unknown)} undecided)" if job.unknown else ""
             _note(f"Executing job with jid {job.jid} on {len(job.minions)} minion(s){undecided}")
+        elif show_jid:
+            _note(f"jid: {job.jid}")
         try:
             code = _finish_job(job, printer, progress)
         except KeyboardInterrupt:
@@ -216,9 +312,89 @@ def main(
             _report_unlisted(client, unlisted)
             code = EXIT_MISSING if code == EXIT_OK else code
         sys.exit(code)
-    finally:
-        progress.clear()
-        client.close()
+
+
+def _words(
+    target: str | None,
+    function: str | None,
+    args: tuple[str, ...],
+    doc: bool,
+    literal: int,
+    command: str = "ff",
+) -> tuple[str, str, tuple[str, ...]]:
+    """TARGET, FUNCTION and ARGs checked, with ``-d`` turned into ``sys.doc`` as Salt does.
+
+    A word that looks like an option and was not given after ``--`` is a
+    usage error (click passes unknown options through so that the error
+    can say where an argument that starts with ``-`` goes); the last
+    ``literal`` words came after ``--``; ``command`` starts the command line
+    the error suggests (``ff -L``: the targeting option in use).
+    """
+    head = [w for w in (target, function) if w is not None]
+    reject_options(command, head, args, literal)
+    if doc:
+        # Salt's -d: the target defaults to '*', and FUNCTION (if any) is what to document.
+        target = target or "*"
+        rest = [w for w in (function, *args) if w is not None and w != "sys.doc"]
+        if len(rest) > 1:
+            fail("-d/--doc shows one function or module at a time")
+        return target, "sys.doc", tuple(rest)
+    if target is None or function is None:
+        fail("give TARGET and FUNCTION, e.g. ff '*' test.ping; see `ff --help`")
+    return target, function, args
+
+
+def _check_output_options(
+    returner: str | None,
+    no_color: bool,
+    force_color: bool,
+    out_file: str | None,
+    out_file_append: bool,
+) -> None:
+    """Refuse ``--return`` (no returners yet) and the combinations of output options that clash."""
+    if returner is not None:
+        fail(
+            f"--return {returner}: returners are not available yet (they come in a later "
+            "issue); nothing was run. Every return is kept in the master's job cache"
+        )
+    if no_color and force_color:
+        fail("give at most one of --no-color and --force-color")
+    if out_file_append and out_file is None:
+        fail("--out-file-append needs --out-file PATH")
+
+
+def _subset_settings(subset: str | None, batched: bool) -> int | None:
+    """The ``--subset`` count (None without it); it does not combine with ``-b``."""
+    if subset is None:
+        return None
+    if batched:
+        fail("--subset cannot be combined with -b/--batch")
+    return parse_count(subset, "--subset")
+
+
+def _pick_subset(
+    client: Any, tgt: str | list[str], tgt_type: str, function: str, count: int, wait: float
+) -> tuple[list[str], str]:
+    """Up to ``count`` minions at random among those targeted that have ``function``.
+
+    As Salt's ``--subset``: ``sys.list_functions FUNCTION`` asks each targeted
+    minion whether it has the function; those that answer yes are the pool.
+    """
+    import random
+
+    from fluxforge.client.local import succeeded
+
+    job = client.run(tgt, "sys.list_functions", [function], {}, tgt_type, wait)
+    pool = [
+        minion_id
+        for minion_id, ret in job.returns()
+        if succeeded(ret) and function in (ret.get("return") or [])
+    ]
+    job.close()
+    if not pool:
+        _note(f"No targeted minion that answered has {function}; nothing was run.")
+        sys.exit(EXIT_NO_MATCH)
+    return random.sample(sorted(pool), min(count, len(pool))), "list"
 
 
 def _batch_settings(
@@ -296,7 +472,7 @@ def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
     if not job.minions and not job.received:
         _note("No minions matched the target: none of the undecided minions answered.")
         return EXIT_NO_MATCH
-    _report_missing(job.missing, job.timeout, f" (jid {job.jid})")
+    _report_missing(job.missing, job.timeout, f" (jid {job.jid})", progress.hide_missing)
     if failed:
         return EXIT_FAILED
     return EXIT_MISSING if job.missing else EXIT_OK
@@ -311,15 +487,15 @@ def _run_batch(
         _no_match(client, run.tgt, run.tgt_type)
         _report_unlisted(client, unlisted)
         return EXIT_NO_MATCH
-    _report_missing(run.missing, run.timeout, "")
+    _report_missing(run.missing, run.timeout, "", progress.hide_missing)
     _report_unlisted(client, unlisted)
     if failed or run.skipped:
         return EXIT_FAILED
     return EXIT_MISSING if run.missing or run.down or unlisted else EXIT_OK
 
 
-def _report_missing(missing: list[str], timeout: float, suffix: str) -> None:
-    if missing:
+def _report_missing(missing: list[str], timeout: float, suffix: str, hide: bool = False) -> None:
+    if missing and not hide:
         _note(
             f"No return from {len(missing)} minion(s) within {timeout:g}s: "
             f"{', '.join(missing)}{suffix}"
@@ -327,11 +503,24 @@ def _report_missing(missing: list[str], timeout: float, suffix: str) -> None:
 
 
 class _ReturnPrinter:
-    """Prints returns with one outputter (and ``--state-output`` layout)."""
+    """Prints returns with one outputter (and ``--state-output`` layout) to ``stream``.
 
-    def __init__(self, out: str, state_output: str) -> None:
+    ``static`` (``-s``) holds every return back until the last has come.
+    """
+
+    def __init__(
+        self,
+        out: str,
+        state_output: str,
+        stream: Any = None,
+        color: bool | None = None,
+        static: bool = False,
+    ) -> None:
         self.out = out
         self.state_output = state_output
+        self.stream = stream if stream is not None else sys.stdout
+        self.color = output.use_color(self.stream) if color is None else color
+        self.static = static
 
     def __call__(self, returns: Iterable[tuple[str, dict[str, Any]]], progress: _Progress) -> bool:
         """Print each return as it arrives (``json``: all at the end); True if any failed.
@@ -341,7 +530,8 @@ class _ReturnPrinter:
         """
         from fluxforge.client.local import succeeded
 
-        color = output.use_color(sys.stdout)
+        color = self.color
+        held: list[str] = []
         failed = False
         collected: dict[str, Any] = {}
         for minion_id, ret in returns:
@@ -359,11 +549,17 @@ class _ReturnPrinter:
                 failed=not ok,
                 state_output=self.state_output,
             )
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            if self.static:
+                held.append(text)
+                continue
+            self.stream.write(text)
+            self.stream.flush()
         progress.clear()
+        if held:
+            self.stream.write("".join(held))
+            self.stream.flush()
         if self.out == "json":
-            click.echo(output.format_all(collected, "json"))
+            click.echo(output.format_all(collected, "json"), file=self.stream)
         return failed
 
 
@@ -395,6 +591,7 @@ class _Progress:
     def __init__(self, verbose: bool, live: bool) -> None:
         self.verbose = verbose
         self.live = live
+        self.hide_missing = False  # --hide-timeout
         self.done: set[str] = set()
         self.busy: dict[str, float] = {}
         self.steps: dict[str, str] = {}

@@ -1,5 +1,10 @@
 """What ``ff-key`` does once its command line is checked: list, change and show keys.
 
+The master's own key is shown as salt-key shows it, under ``Local Keys:``:
+its fingerprint (``-F``, ``-f master``) is what a minion's ``master_finger``
+pins. It is read from ``master.pub`` in ``pki_dir``, which the master wrote
+when it made its keys.
+
 Apart from :mod:`fluxforge.cli.key` (the command line) so that ``ff-key
 --version`` and ``--help`` load neither the client (zmq) nor the key store
 (PyNaCl, through :mod:`fluxforge.protocol.crypto`).
@@ -7,6 +12,7 @@ Apart from :mod:`fluxforge.cli.key` (the command line) so that ``ff-key
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import sys
@@ -20,6 +26,7 @@ from fluxforge.client import LocalClient, master_pid
 from fluxforge.errors import KeyStoreError
 from fluxforge.master import keys
 from fluxforge.master.audit import AuditLog
+from fluxforge.protocol.keyfiles import encode_key, fingerprint, read_key_file
 
 __all__ = ["ORDER", "TITLES", "VERBS", "KeyOps", "change", "emit_listing", "perform"]
 
@@ -31,6 +38,8 @@ TITLES = {
 }
 ORDER = (keys.ACCEPTED, keys.DENIED, keys.PENDING, keys.REJECTED)
 VERBS = {"accept": "accepted", "reject": "rejected", "delete": "deleted"}
+LOCAL_TITLE = "Local Keys:"
+MASTER_PUB = "master.pub"
 
 
 class KeyOps:
@@ -73,6 +82,8 @@ class KeyOps:
             return self.store.listing()
         if op == "finger":
             return self.store.fingerprints(pattern)
+        if op == "print":
+            return self.store.public_keys(pattern)
         if op == "accept":
             change = self.store.accept(pattern, include, expect)
         else:
@@ -99,10 +110,19 @@ def _no_store(cfg: config.MasterConfig, config_file: str | None) -> str:
     )
 
 
-def emit_listing(listing: dict[str, list[str]], out: str) -> None:
-    """Print keys by state: Salt's titles (coloured on a terminal), or ``--out json``."""
+def master_public(cfg: config.MasterConfig) -> bytes | None:
+    """The master's public box key from ``pki_dir/master.pub``; None before it has keys."""
+    path = os.path.join(cfg.pki_dir, MASTER_PUB)
+    if not os.path.exists(path):
+        return None
+    return read_key_file(path, private=False)
+
+
+def emit_listing(listing: dict[str, list[str]], out: str, states: tuple[str, ...] = ORDER) -> None:
+    """Print the keys in ``states``: Salt's titles (coloured on a terminal), or ``--out json``."""
     if out == "json":
-        click.echo(json.dumps({keys.JSON_NAMES[s]: listing.get(s, []) for s in ORDER}, indent=4))
+        shown = {keys.JSON_NAMES[s]: listing.get(s, []) for s in ORDER if s in states}
+        click.echo(json.dumps(shown, indent=4))
         return
     colors = {
         keys.ACCEPTED: "green",
@@ -111,13 +131,18 @@ def emit_listing(listing: dict[str, list[str]], out: str) -> None:
         keys.REJECTED: "blue",
     }
     tty = sys.stdout.isatty()
-    for state in ORDER:
+    for state in (s for s in ORDER if s in states):
         click.echo(click.style(TITLES[state], fg=colors[state]) if tty else TITLES[state])
         for minion_id in listing.get(state, []):
             click.echo(click.style(minion_id, fg=colors[state]) if tty else minion_id)
 
 
 def _emit_fingers(prints: dict[str, dict[str, str]], states: tuple[str, ...]) -> None:
+    local = prints.get("local")
+    if local:
+        click.echo(LOCAL_TITLE)
+        for name, fp in sorted(local.items()):
+            click.echo(f"{name}:  {fp}")
     for state in ORDER:
         if state in states and prints.get(state):
             click.echo(TITLES[state])
@@ -185,23 +210,30 @@ def perform(
     yes: bool,
     out: str,
     require_finger: str = "",
+    states: tuple[str, ...] | None = None,
     config_file: str | None = "",
 ) -> None:
     """Run one ``ff-key`` action, ``(op, pattern)``, or list the keys when ``action`` is None.
 
     ``require_finger`` (with an accept of one id) is the fingerprint that
     key must have; ``config_file`` is where ``cfg`` came from (None: no file).
+    ``states`` (``-l``) narrows a listing to those key states.
     """
     ops = KeyOps(cfg, config_file)
     if action is None:
-        emit_listing(ops.run("list"), out)
+        emit_listing(ops.run("list"), out, states or ORDER)
         return
     op, pattern = action
     for part in pattern.replace("*", "a").replace("?", "a").replace("[", "").replace("]", ""):
         if not (part.isalnum() or part in "._-!"):
             fail(f"invalid minion id or glob {pattern!r}")
-    if op == "finger":
-        prints = ops.run("finger", pattern)
+    if op in ("finger", "print"):
+        prints = ops.run(op, pattern)
+        if fnmatch.fnmatchcase("master", pattern):  # the master's own key, as salt-key shows it
+            public = master_public(cfg)
+            if public is not None:
+                own = fingerprint(public) if op == "finger" else encode_key(public)
+                prints["local"] = {MASTER_PUB: own}
         if out == "json":
             click.echo(json.dumps(prints, indent=4, sort_keys=True))
             return

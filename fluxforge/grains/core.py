@@ -1,8 +1,10 @@
 """Core grains, and :func:`all_grains`: every layer of grains merged in order.
 
 Core grains are what the minion knows about its host without asking anyone.
-Everything here reads local files and kernel interfaces only; there is no
-network traffic beyond the resolver's own work for ``socket.getfqdn()``.
+Everything here reads local files and kernel interfaces only (no
+subprocess; :mod:`fluxforge.grains.distro` and :mod:`fluxforge.grains.host`
+say where each grain comes from); the host's names come from /etc/hosts,
+so computing grains sends nothing on the network.
 :func:`all_grains` runs at every ``ff-call --local`` start and at every
 grains refresh, so nothing slow (CPU sampling, subprocesses on the common
 path) belongs here.
@@ -27,6 +29,7 @@ configuration wins over the same grain in the grains file, so
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import platform
 import socket
@@ -37,90 +40,61 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 import fluxforge
-from fluxforge.grains import store
+from fluxforge.grains import distro, host, store
 
 if TYPE_CHECKING:
     from fluxforge.config import MinionConfig
 
 _OS_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release")
 
-# Distribution ids whose NAME's first word would be a poor grain ("Red" for RHEL).
-_OS_NAMES = {
-    "rhel": "RedHat",
-    "centos": "CentOS",
-    "rocky": "Rocky",
-    "almalinux": "AlmaLinux",
-    "ol": "OEL",
-    "amzn": "Amazon",
-    "opensuse-leap": "Leap",
-    "opensuse-tumbleweed": "Tumbleweed",
-    "sles": "SUSE",
-}
-
-_OS_FAMILIES = {
-    "debian": "Debian",
-    "ubuntu": "Debian",
-    "rhel": "RedHat",
-    "fedora": "RedHat",
-    "centos": "RedHat",
-    "rocky": "RedHat",
-    "almalinux": "RedHat",
-    "ol": "RedHat",
-    "amzn": "RedHat",
-    "suse": "Suse",
-    "sles": "Suse",
-    "opensuse": "Suse",
-    "opensuse-leap": "Suse",
-    "opensuse-tumbleweed": "Suse",
-    "arch": "Arch",
-    "alpine": "Alpine",
-}
-
 
 def read_os_release(paths: tuple[str, ...] = _OS_RELEASE_FILES) -> dict[str, str]:
     """Parse the first readable os-release file into ``{KEY: value}`` (empty if none)."""
     for path in paths:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-        except OSError:
-            continue
-        fields: dict[str, str] = {}
-        for line in text.splitlines():
-            key, sep, value = line.strip().partition("=")
-            if not sep or key.startswith("#"):
-                continue
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            fields[key.strip()] = value
-        return fields
+        text = _read_text(path)
+        if text is not None:
+            return distro.parse_os_release(text)
     return {}
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(1 << 16)
+    except OSError:
+        return None
 
 
 def os_grains(release: Mapping[str, str]) -> dict[str, str]:
     """``os``, ``os_family``, ``osrelease`` and ``oscodename`` from parsed os-release fields."""
-    ident = release.get("ID", "").lower()
-    name = release.get("NAME", "").split()
-    if ident in _OS_NAMES:
-        os_name = _OS_NAMES[ident]
-    elif name:
-        os_name = name[0]
-    elif ident:
-        os_name = ident.capitalize()
-    else:
-        os_name = platform.system() or "Linux"
-    family = os_name
-    for candidate in [ident, *release.get("ID_LIKE", "").lower().split()]:
-        if candidate in _OS_FAMILIES:
-            family = _OS_FAMILIES[candidate]
-            break
-    return {
-        "os": os_name,
-        "os_family": family,
-        "osrelease": release.get("VERSION_ID", ""),
-        "oscodename": release.get("VERSION_CODENAME", ""),
-    }
+    grains = distro.distro_grains(release)
+    if not grains["os"]:
+        grains["os"] = grains["os_family"] = platform.system() or "Linux"
+    return {key: grains[key] for key in ("os", "os_family", "osrelease", "oscodename")}
+
+
+def distribution_grains(root: str = "/") -> dict[str, Any]:
+    """Every ``os*`` and ``lsb_distrib_*`` grain of the system under ``root``."""
+    etc = os.path.join(root, "etc")
+    release = read_os_release(
+        (os.path.join(etc, "os-release"), os.path.join(root, "usr/lib/os-release"))
+    )
+    ident = release.get("ID", "")
+    release_file = ""
+    if ident:
+        for name in (f"{ident}-release", "centos-release", "redhat-release", "system-release"):
+            release_file = _read_text(os.path.join(etc, name)) or ""
+            if release_file:
+                break
+    grains = distro.distro_grains(
+        release,
+        lsb_release=_read_text(os.path.join(etc, "lsb-release")) or "",
+        release_file=release_file,
+        machine=platform.machine(),
+    )
+    if not grains["os"]:
+        grains["os"] = grains["os_family"] = platform.system() or "Linux"
+    return grains
 
 
 def _cpu_model() -> str:
@@ -136,31 +110,62 @@ def _cpu_model() -> str:
 
 
 def network_grains() -> dict[str, Any]:
-    """``ipv4`` (every IPv4 address, sorted) and ``ip4_interfaces`` (``{ifname: [addrs]}``)."""
-    interfaces: dict[str, list[str]] = {}
+    """Addresses by interface and in all, as Salt lists them.
+
+    ``ip4_interfaces``, ``ip6_interfaces`` and ``ip_interfaces`` map every
+    interface (with or without addresses) to its addresses in the kernel's
+    order, IPv4 before IPv6 in the last; ``ipv4`` and ``ipv6`` are every
+    address once, in numeric order; ``hwaddr_interfaces`` maps each interface
+    that has a link-layer address to it. IPv6 addresses carry no ``%scope``.
+    """
+    ip4: dict[str, list[str]] = {}
+    ip6: dict[str, list[str]] = {}
+    hwaddr: dict[str, str] = {}
     for ifname, addrs in psutil.net_if_addrs().items():
-        interfaces[ifname] = sorted(a.address for a in addrs if a.family == socket.AF_INET)
-    everything = sorted({addr for addrs in interfaces.values() for addr in addrs})
-    return {"ipv4": everything, "ip4_interfaces": interfaces}
+        ip4[ifname] = [a.address for a in addrs if a.family == socket.AF_INET]
+        ip6[ifname] = [a.address.split("%")[0] for a in addrs if a.family == socket.AF_INET6]
+        for addr in addrs:
+            if addr.family == psutil.AF_LINK and addr.address:
+                hwaddr[ifname] = addr.address
+    return {
+        "ipv4": _ordered(ip4),
+        "ipv6": _ordered(ip6),
+        "ip4_interfaces": ip4,
+        "ip6_interfaces": ip6,
+        "ip_interfaces": {name: ip4[name] + ip6[name] for name in ip4},
+        "hwaddr_interfaces": hwaddr,
+    }
+
+
+def _ordered(interfaces: Mapping[str, list[str]]) -> list[str]:
+    unique = {ipaddress.ip_address(a) for addrs in interfaces.values() for a in addrs}
+    return [str(a) for a in sorted(unique)]
 
 
 def core_grains(opts: MinionConfig) -> dict[str, Any]:
     """Compute the core grains of this host for the minion configured by ``opts``."""
-    hostname = socket.gethostname()
     grains: dict[str, Any] = {
         "id": opts.id,
-        "host": hostname.split(".")[0],
-        "fqdn": socket.getfqdn(),
         "kernel": platform.system(),
         "kernelrelease": platform.release(),
         "cpuarch": platform.machine(),
         "num_cpus": psutil.cpu_count() or os.cpu_count() or 1,
         "cpu_model": _cpu_model(),
-        "mem_total": int(psutil.virtual_memory().total // (1024 * 1024)),
         "pythonversion": list(sys.version_info),
         "fluxforge_version": fluxforge.__version__,
+        "init": host.init_system(),
     }
-    grains.update(os_grains(read_os_release()))
+    grains.update(host.name_grains(socket.gethostname(), _read_text("/etc/hosts") or ""))
+    grains.update(host.memory_grains())
+    grains.update(host.process_grains())
+    grains.update(host.machine_id())
+    grains.update(host.dmi_grains())
+    grains.update(host.virtual_grains())
+    grains.update(host.systemd_grain())
+    grains.update(host.gpu_grains())
+    grains.update(host.locale_grains())
+    grains.update(host.dns_grains())
+    grains.update(distribution_grains())
     grains.update(network_grains())
     return grains
 

@@ -113,12 +113,7 @@ class Tree:
             self.ctx,
             found.env,
             sls=found.sls,
-            slspath=found.folder,
-            tpldir=found.folder or ".",
-            tplpath=found.relpath,
-            tplfile=found.relpath,
-            slsdotpath=found.folder.replace("/", "."),
-            slscolonpath=found.folder.replace("/", ":"),
+            **template.sls_variables(found.sls, found.relpath, found.local),
         )
         what = f"Rendering SLS '{found.env}:{found.sls}' failed"
         return self._render(found.local, found.display, found.env, context, what)

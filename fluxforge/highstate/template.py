@@ -1,8 +1,9 @@
 """What SLS files and file templates are rendered with on a minion.
 
 The Jinja context of Salt state trees: ``grains``, ``pillar``, ``opts``,
-``ff`` (call any execution function: ``ff['cmd.run']('hostname')``) and its
-alias ``salt``, ``saltenv``/``env``, ``sls``; and a Jinja loader that reads
+``ff`` (call any execution function: ``ff['cmd.run']('hostname')`` or
+``ff.cmd.run('hostname')``) and its alias ``salt``, ``saltenv``/``env``,
+``sls`` and the path variables of :func:`sls_variables`; and a Jinja loader that reads
 ``{% import 'map.jinja' %}`` through the file client, so templates come from
 the master's file server (or the local ``file_roots`` when masterless).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import pathlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +30,18 @@ if TYPE_CHECKING:
 class FunctionsProxy(Mapping[str, Callable[..., Any]]):
     """``ff['cmd.run']('hostname')``: execution functions as a read-only mapping.
 
+    ``ff.cmd.run('hostname')`` is the same call (Salt's attribute form).
     Arguments are passed as Python values (no text conversion), as a template
     writes them.
     """
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
+
+    def __getattr__(self, module: str) -> ModuleFunctions:
+        if module.startswith("_"):
+            raise AttributeError(module)
+        return ModuleFunctions(self._ctx, module)
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         return self._ctx.funcs.get(name)
@@ -46,6 +54,29 @@ class FunctionsProxy(Mapping[str, Callable[..., Any]]):
 
     def __len__(self) -> int:
         return len(self._ctx.funcs.names())
+
+
+class ModuleFunctions(Mapping[str, Callable[..., Any]]):
+    """``ff.cmd``: the functions of one execution module, by attribute or by name."""
+
+    def __init__(self, ctx: JobContext, module: str) -> None:
+        self._ctx = ctx
+        self._module = module
+
+    def __getattr__(self, function: str) -> Callable[..., Any]:
+        if function.startswith("_"):
+            raise AttributeError(function)
+        return self._ctx.funcs.get(f"{self._module}.{function}")
+
+    def __getitem__(self, function: str) -> Callable[..., Any]:
+        return self._ctx.funcs.get(f"{self._module}.{function}")
+
+    def __iter__(self) -> Iterator[str]:
+        prefix = f"{self._module}."
+        return (name.removeprefix(prefix) for name in self._ctx.funcs.names(self._module))
+
+    def __len__(self) -> int:
+        return len(self._ctx.funcs.names(self._module))
 
 
 UNTRUSTED = ("grains", "pillar", "ff", "salt")
@@ -62,6 +93,45 @@ def opts_view(ctx: JobContext) -> dict[str, Any]:
     return dataclasses.asdict(ctx.opts)
 
 
+def sls_variables(sls: str, tplfile: str = "", tplpath: str = "") -> dict[str, str]:
+    """Salt's path variables of a template: ``tpldir``, ``slspath``, ``sls_path`` and the rest.
+
+    ``sls`` is the SLS name (``apache.config``), ``tplfile`` the file's path
+    in the tree (``apache/config.sls``), ``tplpath`` where it is on disk.
+    For ``apache/config.sls``: ``tpldir``/``slspath`` are the folder
+    ``apache``, ``tpldot``/``slsdotpath`` it with dots, ``slscolonpath``
+    with colons, ``sls_path`` with underscores, and ``tplroot`` the first
+    part of ``tpldir``, which Salt leaves to formulas (their ``{% set
+    tplroot = tpldir.split('/')[0] %}`` still works). A file at the top of
+    the tree has ``tpldir`` and ``tplroot`` ``.`` and the others empty. A
+    template that is not the SLS file itself (given ``sls`` of the state
+    that uses it) has only ``tplpath``, ``tplfile``
+    (the SLS name) and ``tpldir`` (``.`` for a dotted name), as in Salt.
+    """
+    slspath = sls.replace(".", "/").rstrip("/")
+    out: dict[str, str] = {}
+    if tplfile:
+        if sls and tplfile not in (f"{slspath}.sls", f"{slspath}/init.sls"):
+            # Salt's values, odd as they are: the SLS name, and the folder of that name.
+            parent = str(pathlib.PurePosixPath(sls).parent)
+            return {"tplpath": tplpath or tplfile, "tplfile": sls, "tpldir": parent}
+        slspath = tplfile.rpartition("/")[0]
+        out.update(
+            tplpath=tplpath or tplfile,
+            tplfile=tplfile,
+            tpldir=slspath or ".",
+            tpldot=slspath.replace("/", "."),
+            tplroot=(slspath or ".").partition("/")[0],
+        )
+    out.update(
+        slspath=slspath,
+        slsdotpath=slspath.replace("/", "."),
+        slscolonpath=slspath.replace("/", ":"),
+        sls_path=slspath.replace("/", "_"),
+    )
+    return out
+
+
 def context(
     ctx: JobContext, saltenv: str = DEFAULT_ENV, sls: str = "", **extra: Any
 ) -> dict[str, Any]:
@@ -76,7 +146,7 @@ def context(
         "saltenv": saltenv,
         "env": saltenv,
         "sls": sls,
-        "slspath": sls.replace(".", "/") if sls else "",
+        **sls_variables(sls),
         "id": ctx.opts.id,
         "minion_id": ctx.opts.id,
     }

@@ -168,8 +168,8 @@ def normalize_mode(mode: Any) -> str | None:
     """A mode as Salt writes it, four octal digits (``644``, ``0o644``, ``'0644'`` -> ``'0644'``).
 
     An int is read by its decimal digits, as Salt does: ``mode: 644`` in YAML
-    is 644, not 0o644. (YAML reads an unquoted ``0644`` as the octal number
-    420, which is why modes are best quoted or written without a zero.)
+    is 644, not 0o644, and the SLS loader reads an unquoted ``0644`` as 644
+    too (Salt's rule for leading zeros), never YAML's octal 420.
     """
     if mode is None or mode == "":
         return None

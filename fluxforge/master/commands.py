@@ -153,13 +153,15 @@ class Commands:
         return self.jobs.list_jobs(fields["limit"])
 
     def cmd_keys(self, fields: dict[str, Any]) -> Any:
-        """List, accept, reject, delete or fingerprint minion keys."""
+        """List, accept, reject, delete, fingerprint or print minion keys."""
         op, pattern, include = fields["op"], fields["pattern"], tuple(fields["include"])
         store = self.sessions.store
         if op == "list":
             return store.listing()
         if op == "finger":
             return store.fingerprints(pattern)
+        if op == "print":
+            return store.public_keys(pattern)
         if op == "accept":
             change = store.accept(pattern, include, _expected(fields["expect"]))
         elif op == "reject":

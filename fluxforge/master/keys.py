@@ -290,6 +290,15 @@ class KeyStore:
             deleted.append(minion_id)
         return KeyChange(sorted(set(deleted)), removed_accepted, fingers)
 
+    def public_keys(self, pattern: str) -> dict[str, dict[str, str]]:
+        """Public keys (their text form) of matching keys, by state then id."""
+        out: dict[str, dict[str, str]] = {}
+        for state, minion_id in self._match(STATES, pattern):
+            key = self.read(state, minion_id)
+            if key is not None:
+                out.setdefault(state, {})[minion_id] = encode_key(key)
+        return out
+
     def fingerprints(self, pattern: str) -> dict[str, dict[str, str]]:
         """Fingerprints of matching keys, by state then id."""
         out: dict[str, dict[str, str]] = {}

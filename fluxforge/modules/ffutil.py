@@ -1,7 +1,8 @@
 """Manage the minion itself: sync custom plugins, refresh data, look at and stop jobs.
 
 FluxForge's counterpart of Salt's ``saltutil``: the same function names and
-return values, for the parts FluxForge has. Every function here needs the
+return values, for the parts FluxForge has, and every function can be called
+by its Salt name too (``saltutil.sync_all`` is ``ffutil.sync_all``). Every function here needs the
 minion daemon running the job (it asks the master for files, or the daemon
 for its jobs), so none is available under ``ff-call --local``.
 """
@@ -19,6 +20,9 @@ from fluxforge.files.client import FileClient
 from fluxforge.files.server import DEFAULT_ENV
 from fluxforge.plugins.context import MinionHooks, current
 from fluxforge.plugins.loader import extmods_dir
+
+# The loader also serves these functions as saltutil.*, the names Salt users type.
+__aliases__ = ("saltutil",)
 
 # Plugin kinds that can be synced, each from the folder ``_<kind>`` of the file roots.
 SYNC_KINDS = ("modules", "grains", "states")

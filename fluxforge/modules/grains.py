@@ -25,7 +25,7 @@ from fluxforge.grains import store
 from fluxforge.grains.core import all_grains
 from fluxforge.grains.core import merge as deep_merge
 from fluxforge.plugins.context import JobContext, current
-from fluxforge.plugins.datapath import plain, traverse
+from fluxforge.plugins.datapath import merged_with_default, plain, traverse
 from fluxforge.plugins.loader import inline
 from fluxforge.plugins.results import Result
 
@@ -45,15 +45,29 @@ def items() -> dict[str, Any]:
 
 
 @inline
-def get(key: str, default: Any = "", delimiter: str = ":") -> Any:
+def get(
+    key: str,
+    default: Any = "",
+    delimiter: str = ":",
+    merge: bool = False,
+    merge_nested_lists: bool = False,
+) -> Any:
     """Return the grain at ``key``, a path such as ``ip4_interfaces:eth0:0``, or ``default``.
 
     Path components are joined by ``delimiter``; an integer component
-    indexes into a list.
+    indexes into a list. ``merge`` and ``merge_nested_lists`` merge the
+    value found over ``default`` as ``pillar.get`` does.
 
     CLI example: ``ff '*' grains.get os_family``
     """
-    return plain(traverse(current().grains, key, default, delimiter))
+    if not merge:
+        return plain(traverse(current().grains, key, default, delimiter))
+    value, problem = merged_with_default(
+        current().grains, key, default, delimiter, merge_nested_lists
+    )
+    if problem:
+        log.warning("grains.get %s: %s", key, problem)
+    return plain(value)
 
 
 @inline

@@ -8,13 +8,16 @@ empty pillar.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from fluxforge.errors import ExecutionError, PillarError
 from fluxforge.plugins.context import current
-from fluxforge.plugins.datapath import plain, traverse
+from fluxforge.plugins.datapath import merged_with_default, plain, traverse
 from fluxforge.plugins.loader import inline
+
+log = logging.getLogger("fluxforge.minion")
 
 _MISSING = object()
 
@@ -37,15 +40,42 @@ def items() -> dict[str, Any]:
 
 
 @inline
-def get(key: str, default: Any = "", delimiter: str = ":") -> Any:
+def get(
+    key: str,
+    default: Any = "",
+    delimiter: str = ":",
+    merge: bool = False,
+    merge_nested_lists: bool = False,
+) -> Any:
     """Return the pillar value at ``key``, a path such as ``users:alice:uid``, or ``default``.
 
     Path parts are joined by ``delimiter``; an integer part indexes into a
-    list (``apps:0:name``).
+    list (``apps:0:name``). With ``merge``, a mapping ``default`` is the
+    base the value found merges over (lists in it joined too with
+    ``merge_nested_lists``), and a list ``default`` gets the items found
+    appended, as in Salt; a value that cannot merge is returned as it is,
+    with a warning in the minion log.
 
     CLI example: ``ff '*' pillar.get users:alice:shell /bin/sh``
     """
-    return plain(traverse(_pillar(), key, default, delimiter))
+    return plain(_get("pillar", _pillar(), key, default, delimiter, merge, merge_nested_lists))
+
+
+def _get(
+    what: str,
+    data: Any,
+    key: str,
+    default: Any,
+    delimiter: str,
+    merge: bool,
+    merge_lists: bool,
+) -> Any:
+    if not merge:
+        return traverse(data, key, default, delimiter)
+    value, problem = merged_with_default(data, key, default, delimiter, merge_lists)
+    if problem:
+        log.warning("%s.get %s: %s", what, key, problem)
+    return value
 
 
 @inline

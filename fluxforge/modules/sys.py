@@ -1,4 +1,4 @@
-"""Describe the execution functions available on this minion."""
+"""Describe the execution and state functions available on this minion."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ import inspect
 from typing import Any
 
 from fluxforge.plugins.context import current
+from fluxforge.plugins.loader import Functions, state_functions
 
 _GLOB = set("*?[")
 
 
-def _select(name: str) -> list[str]:
+def _select(name: str, funcs: Functions | None = None) -> list[str]:
     """Function names for ``name``: all, a module, one function or a glob.
 
+    ``funcs``: the execution functions unless given (the state functions).
     An unknown module or function raises UnknownFunction naming the closest one.
     """
-    funcs = current().funcs
+    funcs = funcs if funcs is not None else current().funcs
     if not name:
         return funcs.names()
     if _GLOB & set(name):
@@ -97,3 +99,55 @@ def argspec(name: str = "") -> dict[str, dict[str, Any]]:
     """
     funcs = current().funcs
     return {fn: _spec(funcs.get(fn)) for fn in _select(name)}
+
+
+def _states() -> Functions:
+    """The state modules: the job's own, or those of this minion's folders."""
+    ctx = current()
+    return ctx.states if ctx.states is not None else state_functions(ctx.opts.cachedir)
+
+
+def _select_states(names: tuple[str, ...]) -> list[str]:
+    """State function names for each of ``names`` (all when none), as :func:`_select` picks."""
+    states = _states()
+    if not names:
+        return states.names()
+    return sorted({fn for name in names for fn in _select(name, states)})
+
+
+def list_state_modules(*names: str) -> list[str]:
+    """Return the sorted names of the available state modules; globs narrow them.
+
+    CLI example: ``ff '*' sys.list_state_modules 'file*'``
+    """
+    modules = _states().modules()
+    if not names:
+        return modules
+    return sorted({m for name in names for m in fnmatch.filter(modules, name)})
+
+
+def list_state_functions(*names: str) -> list[str]:
+    """Return sorted state function names: all, of some modules, or matching globs.
+
+    CLI example: ``ff '*' sys.list_state_functions file pkg.*``
+    """
+    return _select_states(names)
+
+
+def state_doc(*names: str) -> dict[str, str]:
+    """Return the docstrings of state functions (all, modules, functions or globs).
+
+    As in Salt, each module's own docstring comes under the module's name
+    next to ``{"module.function": docstring}``.
+
+    CLI example: ``ff '*' sys.state_doc file.managed``
+    """
+    states = _states()
+    docs: dict[str, str] = {}
+    for fn_name in _select_states(names):
+        fn = states.get(fn_name)
+        module = fn_name.split(".", 1)[0]
+        if module not in docs:
+            docs[module] = inspect.cleandoc(fn.__globals__.get("__doc__") or "")
+        docs[fn_name] = inspect.getdoc(fn) or ""
+    return docs

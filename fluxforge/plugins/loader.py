@@ -301,6 +301,11 @@ class Functions:
             funcs[attr.rstrip("_")] = value
         self._loaded[name] = funcs
         self._unavailable.pop(name, None)
+        # Other names for the same module (ffutil is also Salt's saltutil); a
+        # plugin file of that name, or a module loaded under it, comes first.
+        for alias in getattr(module, "__aliases__", ()):
+            if alias not in self._files:
+                self._loaded.setdefault(alias, funcs)
 
     def modules(self) -> list[str]:
         """Sorted names of the available modules."""

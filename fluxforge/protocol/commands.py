@@ -40,7 +40,7 @@ REQUIRED: Any = _Required()
 # The states of minion keys (fluxforge.master.keys.STATES; the protocol
 # cannot import the master, a test keeps the two equal).
 KEY_STATES = ("accepted", "pending", "rejected", "denied")
-KEY_OPS = ("list", "finger", "accept", "reject", "delete")
+KEY_OPS = ("list", "finger", "print", "accept", "reject", "delete")
 
 JID_PATTERN = r"[0-9]{20}"
 
@@ -147,7 +147,7 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "keys",
-            "list, fingerprint, accept, reject or delete minion keys",
+            "list, fingerprint, print, accept, reject or delete minion keys",
             {
                 "op": Field(str, about="what to do", choices=KEY_OPS),
                 "pattern": Field(str, "*", "a glob of minion ids"),

@@ -24,8 +24,9 @@ Jinja is set up as Salt sets it up by default, so existing trees render
 unchanged: a sandboxed environment, undefined names are an error
 (``StrictUndefined``; Salt's ``allow_undefined`` defaults to False),
 ``trim_blocks``/``lstrip_blocks`` off, no autoescaping, the ``do`` and loop
-control extensions, and the ``import_yaml``/``import_json``/``import_text``
-tags of Salt's serializer extension.
+control extensions, the ``import_yaml``/``import_json``/``import_text``
+tags of Salt's serializer extension and its ``load_*`` blocks, and Salt's
+filters and tests (:mod:`fluxforge.render.saltjinja`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ import datetime
 import functools
 import json
 import re
-import shlex
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -53,7 +53,7 @@ import yaml
 from yaml.constructor import ConstructorError
 
 from fluxforge.errors import RenderError
-from fluxforge.render import untrusted
+from fluxforge.render import saltjinja, untrusted
 
 DEFAULT_PIPELINE = "jinja|yaml"
 
@@ -135,6 +135,25 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    # As Salt loads SLS: a plain integer with leading zeros is decimal, so an
+    # unquoted ``mode: 0644`` is 644 (the file states read it as "0644"),
+    # never YAML 1.1's octal 420. Binary and hex stay as YAML has them.
+    value = str(node.value)
+    if value != "0" and value.startswith("0") and not value.startswith(("0b", "0x")):
+        node = yaml.ScalarNode(node.tag, value.lstrip("0") or "0", node.start_mark, node.end_mark)
+    return int(loader.construct_yaml_int(node))
+
+
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> str:
+    # Salt keeps dates and times as the text written (``2024-01-01``).
+    return str(loader.construct_scalar(node))
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 class _PlaceholderLoader(untrusted.PlaceholderComposer, _StrictLoader):
@@ -283,91 +302,18 @@ def _load_json(value: Any) -> Any:
         raise TemplateProblem(f"load_json: {loc.problem}{at}")
 
 
-def _flags(ignorecase: bool, multiline: bool) -> int:
-    return (re.IGNORECASE if ignorecase else 0) | (re.MULTILINE if multiline else 0)
-
-
-def _compile(pattern: str, flags: int) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise TemplateProblem(f"invalid regular expression {pattern!r}: {exc}")
-
-
-def _regex_replace(
-    value: Any, pattern: str, repl: str, ignorecase: bool = False, multiline: bool = False
-) -> str:
-    """Replace every match of ``pattern`` in ``value`` by ``repl`` (``\\1`` refers to groups)."""
-    return _compile(pattern, _flags(ignorecase, multiline)).sub(repl, _text(value))
-
-
-def _regex_search(
-    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
-) -> tuple[Any, ...] | None:
-    """The groups of the first match anywhere in ``value`` (``()`` without groups), or None."""
-    found = _compile(pattern, _flags(ignorecase, multiline)).search(_text(value))
-    return found.groups() if found else None
-
-
-def _regex_match(
-    value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False
-) -> tuple[Any, ...] | None:
-    """The groups of a match at the start of ``value`` (``()`` without groups), or None."""
-    found = _compile(pattern, _flags(ignorecase, multiline)).match(_text(value))
-    return found.groups() if found else None
-
-
-def _to_bool(value: Any) -> bool:
-    """Salt's truth: "yes"/"true"/"1" (any case), a positive number, a non-empty collection."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.strip().lower() in ("yes", "true", "1")
-    if isinstance(value, int | float):
-        return value > 0
-    if isinstance(value, list | tuple | set | Mapping):
-        return len(value) > 0
-    return False
-
-
-def _unique(values: Any) -> list[Any]:
-    """The items of ``values`` without repeats, first occurrence kept, order kept."""
-    out: list[Any] = []
-    for item in values:
-        if item not in out:
-            out.append(item)
-    return out
-
-
 def _yaml_encode(value: Any) -> str:
-    """A scalar as YAML text, quoted when YAML needs it (``'a: b'``, ``'yes'``)."""
+    """A scalar as YAML text: a string always double-quoted, as Salt's ``yaml_encode``."""
     if not isinstance(value, str | int | float | bool) and value is not None:
         raise TemplateProblem(f"yaml_encode takes a scalar, got a {type(value).__name__}")
+    if isinstance(value, str):
+        return _yaml_dquote(value)
     return _dump_yaml(value, flow_style=True)
 
 
 def _yaml_dquote(value: Any) -> str:
     """``value`` as a double-quoted YAML string, with escapes."""
-    text = yaml.safe_dump(_text(value), default_style='"', width=1 << 30, allow_unicode=True)
-    return text.strip()
-
-
-def _quote(value: Any) -> str:
-    """``value`` quoted as one word of a POSIX shell command line (``shlex.quote``)."""
-    return shlex.quote(_text(value))
-
-
-def _sequence(value: Any) -> list[Any]:
-    """``value`` itself if it is a list or tuple (as a list), else ``[value]``."""
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list)
+    return saltjinja.yaml_quoted(_text(value), '"')
 
 
 def _json_decode_dict(value: Any) -> Any:
@@ -385,18 +331,12 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "json": _json_filter,
     "load_yaml": _load_yaml,
     "load_json": _load_json,
-    "regex_replace": _regex_replace,
-    "regex_search": _regex_search,
-    "regex_match": _regex_match,
-    "to_bool": _to_bool,
-    "unique": _unique,
     "yaml_encode": _yaml_encode,
     "yaml_dquote": _yaml_dquote,
-    "sequence": _sequence,
-    "quote": _quote,
-    "is_list": _is_list,
     "json_decode_dict": _json_decode_dict,
     "json_encode_dict": _json_encode_dict,
+    "load_text": saltjinja.load_text,
+    **saltjinja.SALT_FILTERS,
 }
 """Jinja filters of every template, by name; a filter added here applies to later renders."""
 
@@ -458,7 +398,10 @@ _environments: collections.OrderedDict[tuple[Any, bool], jinja2.Environment] = (
 _environments_lock = threading.Lock()
 
 
-ENCODERS = frozenset({"yaml", "json", "tojson", "yaml_encode", "yaml_dquote", "json_encode_dict"})
+ENCODERS = frozenset(
+    {"yaml", "json", "tojson", "yaml_encode", "yaml_dquote", "json_encode_dict"}
+    | saltjinja.YAML_ENCODERS
+)
 """Filters whose text is meant as YAML or JSON: it is printed as it is, even for untrusted input.
 
 Every other filter's text is untrusted when any of its inputs is.
@@ -552,12 +495,18 @@ def environment(loader: jinja2.BaseLoader | None = None, strict: bool = True) ->
             lstrip_blocks=False,
             autoescape=False,
             keep_trailing_newline=True,
-            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols", ImportDataExtension],
+            extensions=[
+                "jinja2.ext.do",
+                "jinja2.ext.loopcontrols",
+                ImportDataExtension,
+                saltjinja.LoadBlockExtension,
+            ],
             finalize=untrusted.finalize,
         )
         for name, fn in list(env.filters.items()):
             env.filters[name] = _propagating(name, fn)
         _sync_filters(env)
+        env.tests.update(saltjinja.SALT_TESTS)
         _environments[key] = env
         while len(_environments) > _ENV_CACHE_SIZE:
             _environments.popitem(last=False)
@@ -588,7 +537,7 @@ def _template_frames(exc: BaseException, name: str) -> list[tuple[str, int]]:
 def _jinja_problem(exc: Exception, show_source: bool) -> str:
     if isinstance(exc, jinja2.TemplateNotFound):
         return f"template {exc.name!r} not found"
-    if isinstance(exc, jinja2.TemplateError | TemplateProblem):
+    if isinstance(exc, jinja2.TemplateError | TemplateProblem | saltjinja.FilterProblem):
         return exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
     if show_source:
         return f"{type(exc).__name__}: {exc}"

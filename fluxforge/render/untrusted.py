@@ -143,6 +143,12 @@ class _TaintedMapping(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._inner)
 
+    def __getattr__(self, name: str) -> Any:
+        # ``salt.cmd.run``: the attribute form of a mapping that offers one, tainted too.
+        if name.startswith("_") or not hasattr(type(self._inner), "__getattr__"):
+            raise AttributeError(name)
+        return taint(getattr(self._inner, name))
+
 
 def _tainting(fn: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -214,10 +220,14 @@ def holds_taint(value: Any, depth: int = 0) -> bool:
 
 
 def propagate(result: Any, *inputs: Any) -> Any:
-    """``result`` tainted if it is a plain string made from any tainted input."""
-    tainted = isinstance(result, str) and not isinstance(result, Tainted)
+    """``result`` tainted if it is a plain string (or bytes) made from any tainted input.
+
+    Bytes (``|base64_decode`` of what is not UTF-8) become their tainted
+    text, ``b'...'``, which is what printing them would give.
+    """
+    tainted = isinstance(result, str | bytes) and not isinstance(result, Tainted)
     if tainted and any(holds_taint(item) for item in inputs):
-        return Tainted(result)
+        return Tainted(result if isinstance(result, str) else repr(result))
     return result
 
 

@@ -284,10 +284,14 @@ def test_sys_lists_modules_and_functions(ctx: JobContext) -> None:
     assert {"cmd", "grains", "sys", "test"} <= set(modules)
     assert modules == sorted(modules)
     assert call(ctx, "sys.list_functions", "cmd") == [
+        "cmd.exec_code",
+        "cmd.exec_code_all",
         "cmd.retcode",
         "cmd.run",
         "cmd.run_all",
         "cmd.run_stdout",
+        "cmd.script",
+        "cmd.shell",
     ]
     assert call(ctx, "sys.list_functions", "cmd.run*") == [
         "cmd.run",

@@ -42,34 +42,12 @@ GRAINS = {
     "init": "systemd",
 }
 
-# Stand-ins for the Salt functions the formulas call that FluxForge does not have.
+# Stand-ins for the Salt functions the formulas call that FluxForge does not have yet.
 STAND_INS = {
-    "config.py": '''
-from fluxforge.modules import pillar
-
-
-def get(key, default="", delimiter=":", merge=None, **kwargs):
-    """Stand-in of Salt's config.get: the pillar value at ``key``."""
-    return pillar.get(key, default, delimiter)
-''',
-    "log.py": '''
-def debug(*args, **kwargs):
-    """Stand-in of Salt's log.debug."""
-''',
     "mine.py": '''
 def get(*args, **kwargs):
     """Stand-in of Salt's mine.get: nothing mined."""
     return {}
-''',
-    "slsutil.py": '''
-import json
-
-import yaml
-
-
-def serialize(serializer, obj, **kwargs):
-    """Stand-in of Salt's slsutil.serialize for yaml and json."""
-    return yaml.safe_dump(obj) if serializer == "yaml" else json.dumps(obj)
 ''',
 }
 

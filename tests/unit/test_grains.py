@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
 import platform
+import pwd
 import socket
 import stat
 import sys
@@ -56,6 +58,54 @@ def test_core_grains_keys_and_types(tmp_path: Path) -> None:
     for key in ("os", "os_family", "osrelease", "oscodename"):
         assert isinstance(grains[key], str)
     assert grains["os"]
+
+
+def test_core_grains_say_what_this_machine_says(tmp_path: Path) -> None:
+    """Each Salt-compatible grain against the file or call it must agree with."""
+    grains = core_grains(_opts(tmp_path))
+    release = read_os_release()
+    if release.get("NAME"):
+        assert grains["osfullname"] == release["NAME"]
+    if release.get("VERSION_ID"):
+        assert grains["osrelease"].startswith(release["VERSION_ID"])
+        assert grains["osmajorrelease"] == int(release["VERSION_ID"].split(".")[0])
+        assert grains["osfinger"].endswith(f"-{grains['osmajorrelease']}") or grains[
+            "osfinger"
+        ].endswith(f"-{grains['osrelease']}")
+    meminfo = {
+        line.split(":")[0]: int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+    }
+    assert grains["mem_total"] == meminfo["MemTotal"] // 1024
+    assert grains["swap_total"] == meminfo["SwapTotal"] // 1024
+    if Path("/etc/machine-id").exists():
+        assert grains["machine_id"] == Path("/etc/machine-id").read_text().strip()
+    entry = pwd.getpwuid(os.geteuid())
+    assert (grains["uid"], grains["gid"]) == (os.geteuid(), os.getegid())
+    assert grains["username"] == entry.pw_name
+    assert grains["groupname"] == grp.getgrgid(entry.pw_gid).gr_name
+    assert grains["kernelversion"] == os.uname().version
+    assert grains["pythonexecutable"] == sys.executable
+    assert grains["path"] == os.environ.get("PATH", "")
+    assert grains["shell"] == os.environ.get("SHELL", "/bin/sh")
+    addresses = {a for v in grains["ip_interfaces"].values() for a in v}
+    assert "127.0.0.1" in addresses and set(grains["ipv4"]) | set(grains["ipv6"]) == addresses
+    assert all("%" not in a for a in grains["ipv6"])
+    assert set(grains["hwaddr_interfaces"]) <= set(grains["ip_interfaces"])
+    if Path("/run/systemd/system").exists():
+        assert grains["init"] == "systemd"
+    else:
+        assert grains["init"] in ("upstart", "sysvinit", "systemd", "runit", "unknown") or (
+            grains["init"] in ("supervisord", "dumb-init", "tini")
+        )
+    resolv = Path("/etc/resolv.conf")
+    if resolv.exists() and not Path("/run/systemd/resolve/resolv.conf").exists():
+        servers = [
+            line.split()[1]
+            for line in resolv.read_text().splitlines()
+            if line.startswith("nameserver") and len(line.split()) > 1
+        ]
+        assert grains["dns"]["nameservers"] == list(dict.fromkeys(servers))
 
 
 def test_core_grains_are_fast(tmp_path: Path) -> None:

@@ -379,3 +379,16 @@ def test_accept_with_expected_fingerprints(store: KeyStore) -> None:
     change = store.accept("web*", expect={"web1": fingerprint(pub1).upper()})
     assert change.moved == ["web1"] and change.fingers == {"web1": fingerprint(pub1)}
     assert store.ids(PENDING) == ["web2"]
+
+
+def test_public_keys_by_state_in_text_form(store: KeyStore) -> None:
+    web1, web2 = _pub(), _pub()
+    store.register("web1", web1)
+    store.register("web2", web2)
+    store.accept("web1")
+    assert store.public_keys("web*") == {
+        ACCEPTED: {"web1": _file(store, ACCEPTED, "web1").read_text().strip()},
+        PENDING: {"web2": _file(store, PENDING, "web2").read_text().strip()},
+    }
+    assert decode_key(store.public_keys("web2")[PENDING]["web2"], "x") == web2
+    assert store.public_keys("db*") == {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime
 import json
 import pickle
 import shlex
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from fluxforge.errors import RenderError
+from fluxforge.host.fileops import normalize_mode
 from fluxforge.render import renderers
 from fluxforge.render.renderers import FILTERS, RENDERERS, parse_json, parse_yaml, render
 
@@ -51,10 +51,33 @@ def test_default_pipeline_is_jinja_then_yaml_and_keeps_types() -> None:
         "enabled": True,
         "ratio": 0.5,
         "name": "web",
-        "when": datetime.date(2024, 1, 31),
+        "when": "2024-01-31",  # Salt keeps dates as the text written
         "nested": {"a": {"b": [1, "two"]}},
     }
     assert type(got["port"]) is int
+
+
+def test_yaml_loads_as_salt_loads_sls() -> None:
+    """Salt 3008's loader: leading zeros are decimal, dates stay text, yes/off are booleans."""
+    text = "a: 0644\nb: 00\nc: 0x1f\nd: 0b11\ne: -0644\nf: '0644'\ng: 2024-01-01\nh: yes\ni: off\n"
+    got = r(text)
+    # Each value is what Salt 3008.5's salt.utils.yaml.safe_load gives for the same text.
+    assert got == {
+        "a": 644,
+        "b": 0,
+        "c": 31,
+        "d": 3,
+        "e": -420,
+        "f": "0644",
+        "g": "2024-01-01",
+        "h": True,
+        "i": False,
+    }
+
+
+def test_an_unquoted_leading_zero_mode_is_the_mode_written() -> None:
+    assert normalize_mode(r("mode: 0644\n")["mode"]) == "0644"
+    assert normalize_mode(r("mode: 0755\n")["mode"]) == "0755"
 
 
 def test_shebang_yaml_skips_jinja() -> None:
@@ -452,7 +475,7 @@ def test_a_plain_single_line_value_resolves_as_it_did_before() -> None:
         "t": True,
         "n": None,
         "f": 0.5,
-        "d": datetime.date(2024, 1, 31),
+        "d": "2024-01-31",
         "o": False,
     }
     assert u(text, g=values) == expected
