@@ -77,7 +77,7 @@ def main(
     reject_options("ff-call --local", [function], args, literal_words())
     if not local:
         fail("ff-call needs --local for now: calling through the master comes later")
-    cfg = config.load(config_path).minion
+    cfg = config.load(config_path, require="minion").minion
     logs.setup(log_level or "warning", stderr=True)
     from fluxforge.minion.runner import run_function
 

@@ -5,14 +5,18 @@ Commands that run functions also share ``--state-output``, the layout of the
 
 The boundary prints one line for a :class:`~fluxforge.errors.FluxForgeError`
 and exits with its code; a traceback appears only with ``--log-level debug``.
+A closed stdout (the reader of a pipe has gone) ends the command quietly,
+with exit code 141 as if SIGPIPE had killed it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -138,6 +142,22 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command killed by SIGPIPE
+
+
+def _quiet_broken_pipe() -> None:
+    """Exit without a word once the reader of stdout has gone (``ff ... | head -1``).
+
+    Whatever is still buffered for stdout cannot be written: stdout is
+    pointed at /dev/null so that flushing it at exit raises nothing either.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
 def boundary(fn: F) -> F:
     """Turn FluxForge errors into one line on stderr and the right exit code."""
 
@@ -152,6 +172,8 @@ def boundary(fn: F) -> F:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except OSError as exc:
             if debug:
                 logging.getLogger("fluxforge").exception("command failed")

@@ -14,7 +14,7 @@ from fluxforge.cli.common import CONTEXT, boundary, common_options
 
 def _run(section: str, config_path: str | None, log_level: str | None) -> None:
     """Load the config section, set up logging and run the daemon of that section."""
-    cfg = getattr(config.load(config_path), section)
+    cfg = getattr(config.load(config_path, require=section), section)
     logs.setup(log_level or cfg.log_level, cfg.log_file)
     importlib.import_module(f"fluxforge.{section}.daemon").run(cfg)
 
@@ -60,7 +60,7 @@ def minion_main(
         return
     from fluxforge.minion import swarm as swarm_mod
 
-    cfg = config.load(config_path).minion
+    cfg = config.load(config_path, require="minion").minion
     if swarm_range is not None:
         prefix, start, stop = swarm_range.rsplit(":", 2)
         logs.setup(log_level or cfg.log_level, cfg.log_file)

@@ -40,7 +40,7 @@ from fluxforge.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from fluxforge.client import Job
+    from fluxforge.client import Job, LocalClient
     from fluxforge.client.batch import Batch, BatchSize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_MATCH, EXIT_MISSING = 0, 1, 2, 3, 4
@@ -231,7 +231,7 @@ def main(
 
     Exit codes: 0 all succeeded, 1 a function failed (or --failhard
     stopped the batch), 2 usage or config error, 3 no minion matched,
-    4 some minions did not return.
+    4 some minions did not return (or an id given with -L is no accepted minion).
     """
     from fluxforge.client import LocalClient
 
@@ -284,11 +284,16 @@ def main(
                 failhard=failhard,
                 note=progress.note,
             )
-            sys.exit(_run_batch(run, printer, progress))
+            try:
+                sys.exit(_run_batch(run, printer, progress, client))
+            except KeyboardInterrupt:
+                _interrupted(run.jids, progress)
         job = client.run(tgt, function, positional, keywords, tgt_type, wait)
+        unlisted = _unlisted(tgt, job.minions, job.unknown)
         if not job.minions and not job.unknown:
             job.close()
-            _note("No minions matched the target; nothing was run.")
+            _no_match(client, tgt, tgt_type)
+            _report_unlisted(client, unlisted)
             sys.exit(EXIT_NO_MATCH)
         if is_async:
             job.close()
@@ -299,7 +304,14 @@ def main(
             _note(f"Executing job with jid {job.jid} on {len(job.minions)} minion(s){undecided}")
         elif show_jid:
             _note(f"jid: {job.jid}")
-        sys.exit(_finish_job(job, printer, progress))
+        try:
+            code = _finish_job(job, printer, progress)
+        except KeyboardInterrupt:
+            _interrupted([job.jid], progress)
+        if unlisted:
+            _report_unlisted(client, unlisted)
+            code = EXIT_MISSING if code == EXIT_OK else code
+        sys.exit(code)
 
 
 def _words(
@@ -408,6 +420,49 @@ def _note(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _interrupted(jids: list[str], progress: _Progress) -> None:
+    """Ctrl-C while waiting: the job goes on, so say which jid its returns are kept under."""
+    progress.clear()
+    if not jids:
+        fail("interrupted before any job was published", 130)
+    one = len(jids) == 1
+    which = f"job {jids[0]} goes" if one else f"jobs {', '.join(jids)} go"
+    fail(
+        f"interrupted: {which} on running on the minions; their returns are kept in "
+        f"the master's job cache under {'that jid' if one else 'those jids'}",
+        130,
+    )
+
+
+def _no_match(client: LocalClient, tgt: str | list[str], tgt_type: str) -> None:
+    """Say that no minion matched, and which pending keys would have."""
+    pending = client.pending_matching(tgt, tgt_type)
+    hint = ""
+    if pending:
+        hint = (
+            f" It matches {len(pending)} pending key(s), not yet accepted: "
+            f"{', '.join(pending)} (see ff-key -L; accept with ff-key -a ID)."
+        )
+    _note(f"No minions matched the target; nothing was run.{hint}")
+
+
+def _unlisted(tgt: str | list[str], minions: list[str], unknown: list[str]) -> list[str]:
+    """The ids of a ``-L`` list that the master does not know as accepted minions."""
+    if not isinstance(tgt, list):
+        return []
+    known = set(minions) | set(unknown)
+    return list(dict.fromkeys(str(i) for i in tgt if i not in known))
+
+
+def _report_unlisted(client: LocalClient, unlisted: list[str]) -> None:
+    """Name the listed ids that no accepted minion has (pending ones said as such)."""
+    if not unlisted:
+        return
+    pending = set(client.pending_matching(unlisted, "list"))
+    named = ", ".join(f"{i} (pending, not yet accepted)" if i in pending else i for i in unlisted)
+    _note(f"No accepted minion with id: {named}")
+
+
 def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
     from fluxforge.client.local import unknown_note
 
@@ -423,15 +478,20 @@ def _finish_job(job: Job, printer: _ReturnPrinter, progress: _Progress) -> int:
     return EXIT_MISSING if job.missing else EXIT_OK
 
 
-def _run_batch(run: Batch, printer: _ReturnPrinter, progress: _Progress) -> int:
+def _run_batch(
+    run: Batch, printer: _ReturnPrinter, progress: _Progress, client: LocalClient
+) -> int:
     failed = printer(run.returns(on_progress=progress), progress)
+    unlisted = _unlisted(run.tgt, run.up + run.down, run.silent_unknown)
     if not run.matched:
-        _note("No minions matched the target; nothing was run.")
+        _no_match(client, run.tgt, run.tgt_type)
+        _report_unlisted(client, unlisted)
         return EXIT_NO_MATCH
     _report_missing(run.missing, run.timeout, "", progress.hide_missing)
+    _report_unlisted(client, unlisted)
     if failed or run.skipped:
         return EXIT_FAILED
-    return EXIT_MISSING if run.missing or run.down else EXIT_OK
+    return EXIT_MISSING if run.missing or run.down or unlisted else EXIT_OK
 
 
 def _report_missing(missing: list[str], timeout: float, suffix: str, hide: bool = False) -> None:

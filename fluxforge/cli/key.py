@@ -8,6 +8,8 @@ does the work.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from fluxforge import config, logs
@@ -147,4 +149,11 @@ def main(
         out=out,
         require_finger=require_finger,
         states=states,
+        config_file=_found_config(config_path),
     )
+
+
+def _found_config(explicit: str | None) -> str | None:
+    """The config file ``ff-key`` read, or None when none was named and the default is absent."""
+    path, named = config.config_path(explicit)
+    return path if named or os.path.exists(path) else None

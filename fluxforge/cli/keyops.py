@@ -23,6 +23,7 @@ import click
 from fluxforge import config
 from fluxforge.cli.common import fail
 from fluxforge.client import LocalClient, master_pid
+from fluxforge.errors import KeyStoreError
 from fluxforge.master import keys
 from fluxforge.master.audit import AuditLog
 from fluxforge.protocol.keyfiles import encode_key, fingerprint, read_key_file
@@ -44,9 +45,18 @@ MASTER_PUB = "master.pub"
 class KeyOps:
     """Key operations through the running master, or on the store when none runs."""
 
-    def __init__(self, cfg: config.MasterConfig) -> None:
+    def __init__(self, cfg: config.MasterConfig, config_file: str | None = "") -> None:
+        """``config_file`` is the file ``cfg`` came from, None if none was found.
+
+        With no master running, the key store must already exist: a master
+        makes it on its first start, and ``ff-key`` creating it (under
+        ``/etc/fluxforge`` when no config was found) would only hide that it
+        was pointed at the wrong place.
+        """
         self.cfg = cfg
         self.client = LocalClient(cfg) if master_pid(cfg.sock_dir) else None
+        if self.client is None and not os.path.isdir(cfg.pki_dir):
+            raise KeyStoreError(_no_store(cfg, config_file))
         self.store = None if self.client else keys.KeyStore(cfg.pki_dir)
 
     def run(
@@ -83,6 +93,21 @@ class KeyOps:
             audit.keys(op, pattern, change.fingers, False)
             audit.close()
         return {"moved": change.moved, "rotated": False, "fingers": change.fingers}
+
+
+def _no_store(cfg: config.MasterConfig, config_file: str | None) -> str:
+    """Why there is no key store to work on, and what to do about it."""
+    if config_file is None:
+        return (
+            f"no config file found ({config.DEFAULT_CONFIG} does not exist) and no key store "
+            f"at the default pki_dir {cfg.pki_dir}; pass -c PATH or set "
+            f"{config.ENV_CONFIG} to the master's config"
+        )
+    where = f" with {config_file}" if config_file else ""
+    return (
+        f"no master has run{where}: its pki_dir {cfg.pki_dir} does not exist; "
+        "start ff-master first, or pass -c PATH to the master's config"
+    )
 
 
 def master_public(cfg: config.MasterConfig) -> bytes | None:
@@ -186,13 +211,15 @@ def perform(
     out: str,
     require_finger: str = "",
     states: tuple[str, ...] | None = None,
+    config_file: str | None = "",
 ) -> None:
     """Run one ``ff-key`` action, ``(op, pattern)``, or list the keys when ``action`` is None.
 
     ``require_finger`` (with an accept of one id) is the fingerprint that
-    key must have. ``states`` (``-l``) narrows a listing to those key states.
+    key must have; ``config_file`` is where ``cfg`` came from (None: no file).
+    ``states`` (``-l``) narrows a listing to those key states.
     """
-    ops = KeyOps(cfg)
+    ops = KeyOps(cfg, config_file)
     if action is None:
         emit_listing(ops.run("list"), out, states or ORDER)
         return

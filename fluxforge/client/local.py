@@ -88,6 +88,22 @@ class LocalClient:
             raise errors.rebuild(reply.get("error"), "the master")
         return reply.get("result")
 
+    def pending_matching(self, tgt: str | list[str], tgt_type: str) -> list[str]:
+        """The pending (not yet accepted) keys whose ids the target selects, for a hint.
+
+        Only what an id decides counts (a pending minion has no grains or
+        pillar here); any error leaves the hint out rather than the answer.
+        """
+        from fluxforge import targeting
+
+        try:
+            listing = self.command("keys", op="list", pattern="*", include=[])
+            pending = [str(i) for i in listing.get("pending", [])]
+            found = targeting.resolve(tgt, tgt_type, pending, nodegroups=self.cfg.nodegroups)
+            return found.expected
+        except (FluxForgeError, AttributeError):
+            return []
+
     def listen(self) -> events.EventListener:
         """A listener on every job's events (``ff/job/``), already live.
 

@@ -32,13 +32,18 @@ def config_path(explicit: str | None) -> tuple[str, bool]:
     return DEFAULT_CONFIG, False
 
 
-def load(explicit: str | None = None) -> Config:
+def load(explicit: str | None = None, require: str | None = None) -> Config:
     """Load and validate the configuration file.
 
     A file named by ``-c`` or ``$FLUXFORGE_CONFIG`` must exist; the default
-    path may be absent, and then every option takes its default.
+    path may be absent, and then every option takes its default. ``require``
+    names the section a daemon runs from (``master`` or ``minion``): a file
+    that exists without it is a :class:`ConfigError` saying to add it, since
+    running on every default would quietly ignore what the user meant to set.
     """
     raw, path = _read(explicit)
+    if require is not None and os.path.exists(path) and isinstance(raw, Mapping):
+        _require(raw, path, require)
     return from_mapping(raw, path)
 
 
@@ -86,6 +91,7 @@ def from_mapping(raw: Any, path: str = "<config>") -> Config:
 def _sections(raw: Any, path: str, minion_id: bool) -> tuple[MasterConfig, MinionConfig]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: top level must be a mapping with master: and minion:")
+    _check_flat(raw, path)
     for section in raw:
         if section not in SECTIONS:
             raise ConfigError(
@@ -94,6 +100,48 @@ def _sections(raw: Any, path: str, minion_id: bool) -> tuple[MasterConfig, Minio
     master = build(MasterConfig, _section(raw, "master"), path, "master")
     minion = build(MinionConfig, _section(raw, "minion"), path, "minion", default_id=minion_id)
     return master, minion
+
+
+def _require(raw: Mapping[Any, Any], path: str, section: str) -> None:
+    """Refuse a file without ``section`` (a flat file first gets its own message)."""
+    if section in raw:
+        return
+    _check_flat(raw, path)
+    others = [name for name in SECTIONS if name in raw]
+    has = f" (it has only {', '.join(n + ':' for n in others)})" if others else ""
+    raise ConfigError(
+        f"{path}: no {section}: section{has}; add a line '{section}:' and indent "
+        f"the {section}'s options under it (an empty '{section}:' takes every default)"
+    )
+
+
+def _check_flat(raw: Mapping[Any, Any], path: str) -> None:
+    """Refuse a Salt-style flat file (options at the top level), naming the section to use.
+
+    Salt's master and minion files hold their options at the top level, and a
+    Salt minion file says ``master: <host>``; here every option sits under
+    its daemon's section.
+    """
+    master = {f.name for f in dataclasses.fields(MasterConfig)}
+    minion = {f.name for f in dataclasses.fields(MinionConfig)}
+    value = raw.get("master")
+    if isinstance(value, str):
+        raise ConfigError(
+            f"{path}: top-level 'master: {value}' looks like a Salt minion file; "
+            "here the minion's options go under a section: add 'minion:' and indent "
+            "'master:' and the other options under it"
+        )
+    for key in raw:
+        if key in SECTIONS:
+            continue
+        owners = [name for name, keys in (("master", master), ("minion", minion)) if key in keys]
+        if owners:
+            where = " or ".join(f"'{name}:'" for name in owners)
+            raise ConfigError(
+                f"{path}: option {key!r} is at the top level (a Salt-style flat file?); "
+                f"options go under their daemon's section: add {where} and indent "
+                f"{key!r} and the other options under it"
+            )
 
 
 def _section(raw: Mapping[str, Any], name: str) -> Any:

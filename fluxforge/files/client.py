@@ -98,6 +98,18 @@ class FileClient:
         self.root = os.path.join(cachedir, "files")
         self._request = request
         self.hashes = hashes if hashes is not None else _LOCAL_HASHES
+        # The folders a local file server reads (ff-call --local); None: the master's.
+        self.roots: Mapping[str, list[str]] | None = None
+
+    def searched(self, env: str) -> str:
+        """Where the files of ``env`` are looked for, for an error message.
+
+        The folders themselves when they are this host's; a minion names its
+        master's ``file_roots`` only, since the master keeps its layout to itself.
+        """
+        if self.roots is None:
+            return f"the master's file_roots of saltenv {env!r}"
+        return f"file_roots of saltenv {env!r}: {', '.join(self.roots.get(env, []))}"
 
     # --- asking the master -------------------------------------------------
 
@@ -230,4 +242,6 @@ def local_client(cachedir: str, roots: Mapping[str, list[str]]) -> FileClient:
     def request(kind: str, body: dict[str, Any]) -> Any:
         return calls[kind](body)
 
-    return FileClient(cachedir, request)
+    client = FileClient(cachedir, request)
+    client.roots = {env: list(folders) for env, folders in roots.items()}
+    return client

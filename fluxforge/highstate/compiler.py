@@ -20,7 +20,10 @@ files.
 from __future__ import annotations
 
 import copy
+import difflib
+import inspect
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,7 @@ from fluxforge.errors import FluxForgeError
 from fluxforge.highstate.high import HighData
 from fluxforge.highstate.requisites import (
     BEFORE,
+    ENGINE_KEYS,
     NOT_USED,
     PREREQUIRED,
     REQUISITE_KEYS,
@@ -71,6 +75,8 @@ class Low:
         """How messages name the state: ``'web' (file.managed, SLS web in ff://web.sls)``."""
         named = f" name {self.name!r}" if self.name != self.id else ""
         where = f"SLS {self.sls} in {self.file}" if self.file else f"SLS {self.sls}"
+        if not self.sls:
+            where = "state.single"
         return f"{self.id!r}{named} ({self.state}.{self.fun}, {where})"
 
     def chunk(self) -> dict[str, Any]:
@@ -235,6 +241,57 @@ def check_arguments(lows: list[Low], errors: list[str]) -> None:
             )
 
 
+# Arguments the engine gives a state function itself, or that any state may carry.
+_SUPPLIED = frozenset({"name", "saltenv"})
+# Options of a state that its unless/onlyif commands run with, as cmd.retcode takes them.
+CMD_OPTIONS = ("cwd", "runas", "env", "shell", "timeout")
+
+
+def accepted_arguments(fn: Callable[..., Any]) -> set[str] | None:
+    """The keyword arguments ``fn`` takes; None when it takes any (``**kwargs``).
+
+    A module that sets ``STRICT_ARGUMENTS = True`` says that its functions'
+    ``**kwargs`` only absorb arguments they ignore: their named parameters
+    are what they take.
+    """
+    params = inspect.signature(fn).parameters.values()
+    strict = getattr(inspect.getmodule(fn), "STRICT_ARGUMENTS", False) is True
+    if not strict and any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def check_signatures(
+    lows: list[Low], find: Callable[[str], Callable[..., Any] | None], errors: list[str]
+) -> None:
+    """An argument the state function does not take is an error naming the closest it does.
+
+    ``find("file.managed")`` is the state function, or None when there is
+    none yet (the runner reports that one, and a sync may still bring it).
+    Without this check a misspelt argument (``sourc:``) would be dropped
+    and the state would run without it.
+    """
+    for low in lows:
+        fn = find(f"{low.state}.{low.fun}")
+        if fn is None:
+            continue
+        accepted = accepted_arguments(fn)
+        if accepted is None:
+            continue
+        conditions = "unless" in low.args or "onlyif" in low.args
+        for key in low.args:
+            if key in ENGINE_KEYS or key in _SUPPLIED or key.startswith("__") or key in accepted:
+                continue
+            if conditions and key in CMD_OPTIONS:
+                continue
+            valid = sorted(accepted - _SUPPLIED)
+            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(valid)}"
+            errors.append(
+                f"{low.state}.{low.fun} takes no argument {key!r} ({hint}) in state {low.label}"
+            )
+
+
 # --- order ------------------------------------------------------------------------------------
 
 
@@ -314,14 +371,22 @@ def _cycle(lows: list[Low], deps: list[dict[int, str]], path: list[int], back: i
     return f"Recursive requisite found: {text}"
 
 
-def compile_low(high: HighData) -> list[Low]:
-    """The chunks of ``high`` in run order; raises :class:`CompileError` listing every problem."""
+def compile_low(
+    high: HighData, find: Callable[[str], Callable[..., Any] | None] | None = None
+) -> list[Low]:
+    """The chunks of ``high`` in run order; raises :class:`CompileError` listing every problem.
+
+    With ``find`` (see :func:`check_signatures`) the arguments of every state
+    are checked against its function's signature too.
+    """
     errors = list(high.errors)
     if errors:
         raise CompileError(errors)
     lows = chunks(high, errors)
     resolve(lows, errors)
     check_arguments(lows, errors)
+    if find is not None:
+        check_signatures(lows, find, errors)
     if errors:
         raise CompileError(errors)
     return ordered(lows)

@@ -18,12 +18,19 @@ sets them up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fluxforge import targeting
-from fluxforge.errors import ExecutionError
+from fluxforge.errors import ExecutionError, UnknownFunction
 from fluxforge.highstate import top as top_file
-from fluxforge.highstate.compiler import CompileError, Low, check_arguments, compile_low
+from fluxforge.highstate.compiler import (
+    CompileError,
+    Low,
+    check_arguments,
+    check_signatures,
+    compile_low,
+)
 from fluxforge.highstate.high import Gatherer, HighData
 from fluxforge.highstate.requisites import ENGINE_KEYS
 from fluxforge.highstate.runner import Runner
@@ -57,7 +64,8 @@ def top(ctx: JobContext, saltenv: str = "base") -> dict[str, list[str]]:
     except StateTreeError as exc:
         raise CompileError([str(exc)])
     if found is None:
-        raise CompileError([f"No top file: there is no top.sls in saltenv {saltenv!r}"])
+        where = ctx.files.searched(saltenv) if ctx.files is not None else "no file client"
+        raise CompileError([f"No top file: there is no top.sls in {where}"])
     data, shown = found
 
     def matcher(tgt: str, tgt_type: str) -> bool:
@@ -107,7 +115,21 @@ def high(ctx: JobContext, mods: list[str] | None, saltenv: str = "base") -> High
 
 def low(ctx: JobContext, mods: list[str] | None, saltenv: str = "base") -> list[Low]:
     """The low chunks of ``mods`` (None: the highstate), in run order."""
-    return compile_low(high(ctx, mods, saltenv))
+    return compile_low(high(ctx, mods, saltenv), _finder(ctx))
+
+
+def _finder(ctx: JobContext) -> Callable[[str], Callable[..., Any] | None]:
+    """Look up a state function of the job, None when there is none."""
+
+    def find(name: str) -> Callable[..., Any] | None:
+        if ctx.states is None:
+            return None
+        try:
+            return ctx.states.get(name)
+        except UnknownFunction:
+            return None
+
+    return find
 
 
 def run(ctx: JobContext, mods: list[str] | None, saltenv: str = "base") -> dict[str, Any]:
@@ -132,6 +154,7 @@ def run_single(
     chunk = Low(0, module, function, name, name, "", saltenv, dict(kwargs))
     errors: list[str] = []
     check_arguments([chunk], errors)
+    check_signatures([chunk], _finder(ctx), errors)
     if errors:
         raise CompileError(errors)
     return Runner(ctx, [chunk]).run()

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fluxforge.errors import ExecutionError, FluxForgeError, UnknownFunction
-from fluxforge.highstate.compiler import Low
+from fluxforge.highstate.compiler import CMD_OPTIONS, Low
 from fluxforge.highstate.requisites import ENGINE_KEYS, Outcome, decide
 from fluxforge.highstate.retry import RetryPolicy, retry_policy
 from fluxforge.plugins.context import JobContext, activate, current, deactivate
@@ -48,8 +48,6 @@ from fluxforge.plugins.stateresult import StateResult
 log = logging.getLogger(__name__)
 
 RESULT_KEYS = ("name", "result", "changes", "comment")
-# Options of a state that unless/onlyif commands run with, as cmd.retcode takes them.
-CMD_OPTIONS = ("cwd", "runas", "env", "shell", "timeout")
 
 
 def _one_line(text: Any) -> str:

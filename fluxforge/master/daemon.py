@@ -30,7 +30,7 @@ from fluxforge.config import MasterConfig, ensure_dir, ensure_private_dir
 from fluxforge.errors import ConfigError, FluxForgeError, MalformedFrame, NotAuthorized, WireError
 from fluxforge.events import tags
 from fluxforge.logs import Warner
-from fluxforge.master import keys, ports
+from fluxforge.master import keys, lock, ports
 from fluxforge.master.audit import AuditLog
 from fluxforge.master.commands import RESOLVING, THREADED, Commands
 from fluxforge.master.core import Deferred, LiveJobs, Targets
@@ -68,6 +68,8 @@ class Master:
         self.cfg = cfg
         targeting.set_regex_timeout(cfg.target_regex_timeout)
         ensure_dir(cfg.sock_dir, 0o700)
+        # Before any cache is opened or socket bound: a second master stops here.
+        self._lock = lock.take(cfg.sock_dir)
         ensure_private_dir(cfg.pki_dir)
         self.identity = MasterIdentity.load(cfg.pki_dir)
         self.store = keys.KeyStore(
@@ -445,6 +447,7 @@ class Master:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.cfg.sock_dir, events.PID_NAME))
         ports.remove_ports(self.cfg.sock_dir, os.getpid())
+        self._lock.close()
 
 
 def _failure(exc: Exception) -> dict[str, Any]:

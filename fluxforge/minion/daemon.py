@@ -42,6 +42,8 @@ MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 # Publications queued in zmq before the loop reads them (the loop reads in batches).
 SUB_HWM = 1000
 RETURN_RETRY_SECONDS = 300.0
+# How long a stopping minion tries to tell the master of the jobs it aborts.
+ABORT_RETURN_SECONDS = 5.0
 # Jobs that arrive before the first pillar has come wait at most this long for it.
 PILLAR_WAIT_SECONDS = 10.0
 
@@ -423,8 +425,9 @@ class Minion:
             self._spawn(self._send_event(tags.minion_start(self.id), started))
 
     async def stop(self) -> None:
-        """Cancel running jobs and close sockets."""
+        """Cancel running jobs, return them as aborted, and close sockets."""
         self.stopping.set()
+        aborted = [_aborted(job) for job in self._started.values()]
         for ctx in self.running.values():
             ctx.cancelled.set()
         if self._pillar_fetch is not None:
@@ -434,11 +437,35 @@ class Minion:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if aborted:
+            await self._return_aborted(aborted)
         if self._sub_reader is not None:
             self._sub_reader.close()
         self.channel.close()
         self.sub.close(0)
         self.floor_file.close()
+
+    async def _return_aborted(self, rets: list[dict[str, Any]]) -> None:
+        """Send the returns of the jobs a stop aborted, within ABORT_RETURN_SECONDS.
+
+        Without them a client would wait for these minions until its timeout
+        and report them as not returning, with no word of why.
+        """
+
+        async def send(ret: dict[str, Any]) -> None:
+            try:
+                await self.channel.request("ret", ret, timeout=ABORT_RETURN_SECONDS)
+                log.info("%s: job %s aborted by the stop", self.id, ret["jid"])
+            except FluxForgeError as exc:
+                log.warning("%s: job %s aborted; its return was lost: %s", self.id, ret["jid"], exc)
+
+        sends = asyncio.gather(*(send(ret) for ret in rets))
+        try:
+            await asyncio.wait_for(sends, ABORT_RETURN_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "%s: the master took no return of the %d aborted job(s)", self.id, len(rets)
+            )
 
 
 class Hooks:
@@ -525,6 +552,19 @@ def _refusal(ret: dict[str, Any], exc: Exception) -> dict[str, Any]:
         "retcode": 1,
         "success": False,
         "duration": ret.get("duration", 0.0),
+    }
+
+
+def _aborted(job: dict[str, Any]) -> dict[str, Any]:
+    """The return of running job ``job`` (an entry of ``Minion._started``) that a stop ends."""
+    return {
+        "jid": job["jid"],
+        "fun": job["fun"],
+        "fun_args": list(job["arg"]),
+        "return": "aborted: the minion was stopped while the job ran",
+        "retcode": 1,
+        "success": False,
+        "duration": round(max(time.time() - job["started"], 0.0), 3),
     }
 
 

@@ -29,6 +29,10 @@ keeps files that other states of the run manage: here it removes every entry
 inside the folder that is neither wanted by the state itself (the source
 files of ``recurse``) nor matched by ``exclude_pat`` (a glob of the relative
 path or base name, or ``E@<regex>``).
+
+The states take ``**kwargs`` only to accept Salt's arguments that they do
+not act on; ``STRICT_ARGUMENTS`` tells the state compiler that any other
+SLS argument is a mistake (``sourc:``) and not one of those.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ from fluxforge.host import fileops
 from fluxforge.plugins.context import JobContext, current
 from fluxforge.plugins.stateresult import StateResult, apply_changes, catch_errors, require
 from fluxforge.render.renderers import render
+
+STRICT_ARGUMENTS = True
 
 _ATTRS = ("mode", "user", "group")
 

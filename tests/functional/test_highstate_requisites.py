@@ -325,6 +325,31 @@ def test_only_accepted_arguments_are_passed(h: Harness) -> None:
     assert "'rec.nonexistent' is not" in res["unknown_fun"]["comment"]
 
 
+def test_an_argument_the_function_does_not_take_is_an_error_with_the_closest_name(
+    h: Harness,
+) -> None:
+    out = h.sls("misspelt")
+    assert out.retcode == 1
+    assert out.value == [
+        "rec.strict takes no argument 'mdoe' (did you mean 'mode'?) in state 'site' "
+        "(rec.strict, SLS misspelt in ff://misspelt.sls)",
+        "rec.strict takes no argument 'colour' (it takes mode) in state 'other' "
+        "(rec.strict, SLS misspelt in ff://misspelt.sls)",
+    ]
+    assert h.log() == []  # nothing ran
+    # state.single checks the same way; a function with **kwargs takes anything.
+    out = h.ctx.funcs["state.single"]("rec.strict", "x", mdoe="0700")
+    assert out.value == [
+        "rec.strict takes no argument 'mdoe' (did you mean 'mode'?) in state 'x' "
+        "(rec.strict, state.single)"
+    ]
+    out = h.ctx.funcs["state.single"]("file.managed", str(h.dir / "f"), sourc="ff://x")
+    assert len(out.value) == 1 and out.value[0].startswith(
+        "file.managed takes no argument 'sourc' (did you mean 'source'?)"
+    ), out.value
+    assert not (h.dir / "f").exists()
+
+
 def test_names_with_per_name_arguments(h: Harness) -> None:
     out = h.sls("names")
     assert list(out.value) == [

@@ -115,7 +115,18 @@ def test_pillar_override_reaches_templates(jobs: Any) -> None:
 def test_highstate_without_top_file_is_an_error(job: JobContext) -> None:
     out = call(job, "state.apply")
     assert out.retcode == 1
-    assert out.value == ["No top file: there is no top.sls in saltenv 'base'"]
+    assert out.value == [
+        f"No top file: there is no top.sls in file_roots of saltenv 'base': {STATES / 'req'}"
+    ]
+
+
+def test_no_top_file_from_a_master_names_its_file_roots(job: JobContext) -> None:
+    assert job.files is not None
+    job.files.roots = None  # as for a minion, whose files come from its master
+    out = call(job, "state.apply")
+    assert out.value == [
+        "No top file: there is no top.sls in the master's file_roots of saltenv 'base'"
+    ]
 
 
 def test_top_that_matches_nothing_shows_empty_and_apply_fails(jobs: Any) -> None:

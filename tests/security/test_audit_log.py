@@ -40,7 +40,8 @@ def test_jobs_and_key_operations_are_recorded_with_secrets_masked(cluster: Clust
     )
     assert res.returncode == 0, res
     res = cluster.ff("-L", "web1,db9", "cmd.run", "uptime")
-    assert res.returncode == 0, res  # db9 has no key: it is not expected
+    # db9 has no key: it is not expected, and ff names it (exit 4).
+    assert res.returncode == 4 and "No accepted minion with id: db9" in res.stderr, res
 
     def jobs() -> list[dict[str, Any]] | None:
         found = [r for r in _records(audit)[before:] if r["event"] == "job"]

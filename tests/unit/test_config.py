@@ -441,3 +441,61 @@ def test_load_master_checks_the_whole_file_but_looks_up_no_host_name(
     path.write_text("master:\n  timeout: 7\nminion:\n  mastr: x\n")
     with pytest.raises(ConfigError, match=r"unknown option 'mastr'.*master"):
         config.load_master(str(path))
+
+
+# -- sections a daemon needs, and Salt-style flat files ---------------------
+
+
+def test_salt_style_flat_file_names_the_section_to_add(tmp_path: Path) -> None:
+    path = _write(tmp_path, "interface: 127.0.0.1\npublish_port: 4505\n")
+    with pytest.raises(ConfigError) as info:
+        load(str(path))
+    assert str(info.value) == (
+        f"{path}: option 'interface' is at the top level (a Salt-style flat file?); "
+        "options go under their daemon's section: add 'master:' and indent 'interface' "
+        "and the other options under it"
+    )
+    path = _write(tmp_path, "id: web1\n")
+    with pytest.raises(ConfigError, match="add 'minion:' and indent 'id'"):
+        load(str(path))
+    # An option both daemons have names both sections.
+    path = _write(tmp_path, "log_level: info\n")
+    with pytest.raises(ConfigError, match="add 'master:' or 'minion:' and indent 'log_level'"):
+        load(str(path))
+
+
+def test_salt_minion_file_with_master_address_says_to_use_minion_section(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "master: 10.0.0.1\n")
+    with pytest.raises(ConfigError) as info:
+        load(str(path))
+    assert str(info.value) == (
+        f"{path}: top-level 'master: 10.0.0.1' looks like a Salt minion file; here the "
+        "minion's options go under a section: add 'minion:' and indent 'master:' and the "
+        "other options under it"
+    )
+
+
+def test_daemon_section_missing_from_an_existing_file_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "minion:\n  id: web1\n")
+    load(str(path))  # without require, a section may be absent
+    with pytest.raises(ConfigError) as info:
+        load(str(path), require="master")
+    assert str(info.value) == (
+        f"{path}: no master: section (it has only minion:); add a line 'master:' and "
+        "indent the master's options under it (an empty 'master:' takes every default)"
+    )
+    path = _write(tmp_path, "")
+    with pytest.raises(ConfigError, match=r"no minion: section; add a line 'minion:'"):
+        load(str(path), require="minion")
+    # An empty section is there: every option takes its default.
+    path = _write(tmp_path, "master:\n")
+    assert load(str(path), require="master").master.publish_port == MasterConfig().publish_port
+
+
+def test_a_required_section_is_not_needed_without_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config.loading, "DEFAULT_CONFIG", str(tmp_path / "absent.conf"))
+    assert load(require="master").master.ret_port == MasterConfig().ret_port

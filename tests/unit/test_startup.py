@@ -198,6 +198,7 @@ def test_ff_key_listing_loads_no_crypto(tmp_path: Path) -> None:
     """Listing keys reads key files; it needs neither PyNaCl nor the daemons."""
     conf = tmp_path / "ff.conf"
     conf.write_text(f"master:\n  root_dir: {tmp_path}\n")
+    (tmp_path / "etc/fluxforge/pki/master").mkdir(parents=True, mode=0o700)
     modules = run_command(tmp_path, "ff-key", "-c", str(conf), "-L")
     assert "fluxforge.master.keys" in modules  # it really read the key store
     assert loaded(modules, ("nacl", "fluxforge.protocol.crypto", "fluxforge.minion")) == []

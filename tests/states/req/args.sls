@@ -1,7 +1,6 @@
 strict_one:
   rec.strict:
     - mode: "0700"
-    - owner: nobody
     - require:
       - rec: args_env
 
