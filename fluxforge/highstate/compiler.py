@@ -23,6 +23,7 @@ import copy
 import difflib
 import inspect
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from fluxforge.highstate.requisites import (
     split_key,
 )
 from fluxforge.highstate.retry import retry_policy
+from fluxforge.logs import Warner
 
 
 class CompileError(FluxForgeError):
@@ -247,6 +249,9 @@ _SUPPLIED = frozenset({"name", "saltenv"})
 CMD_OPTIONS = ("cwd", "runas", "env", "shell", "timeout")
 
 
+_warner = Warner(logging.getLogger(__name__), interval=3600.0, burst=1)
+
+
 def accepted_arguments(fn: Callable[..., Any]) -> set[str] | None:
     """The keyword arguments ``fn`` takes; None when it takes any (``**kwargs``).
 
@@ -279,10 +284,19 @@ def check_signatures(
         if accepted is None:
             continue
         conditions = "unless" in low.args or "onlyif" in low.args
+        salts = getattr(inspect.getmodule(fn), "SALT_ARGUMENTS", {}).get(low.fun, frozenset())
         for key in low.args:
             if key in ENGINE_KEYS or key in _SUPPLIED or key.startswith("__") or key in accepted:
                 continue
             if conditions and key in CMD_OPTIONS:
+                continue
+            if key in salts:
+                # Salt's own argument, not acted on here: the formula still runs.
+                _warner.warn(
+                    f"salt-arg:{low.state}.{low.fun}:{key}",
+                    f"{low.state}.{low.fun}: Salt's argument {key!r} is not supported and is "
+                    f"ignored (state {low.label})",
+                )
                 continue
             valid = sorted(accepted - _SUPPLIED)
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)

@@ -350,6 +350,23 @@ def test_an_argument_the_function_does_not_take_is_an_error_with_the_closest_nam
     assert not (h.dir / "f").exists()
 
 
+def test_salts_own_arguments_that_a_state_ignores_are_not_mistakes(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Formulas pass arguments Salt's file.managed takes and ours does not act
+    # on (keep_source, tmp_dir, ...): they must keep compiling, with a warning,
+    # unlike a misspelling.
+    target = h.dir / "sudoers"
+    with caplog.at_level("WARNING"):
+        out = h.ctx.funcs["state.single"](
+            "file.managed", str(target), contents="x\n", keep_source=False, tmp_dir="/tmp"
+        )
+    assert out.retcode == 0, out.value
+    assert target.read_text() == "x\n"
+    assert "Salt's argument 'keep_source' is not supported and is ignored" in caplog.text
+    assert "Salt's argument 'tmp_dir' is not supported and is ignored" in caplog.text
+
+
 def test_names_with_per_name_arguments(h: Harness) -> None:
     out = h.sls("names")
     assert list(out.value) == [
