@@ -16,6 +16,7 @@ it first (:data:`LITERAL_META`) and :func:`reject_options` spares those.
 
 from __future__ import annotations
 
+import difflib
 import math
 import shlex
 from collections.abc import Iterable, Sequence
@@ -111,7 +112,9 @@ def split_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
 LITERAL_META = "fluxforge.literal_words"
 
 
-def reject_options(command: str, head: Sequence[str], args: Sequence[str], literal: int) -> None:
+def reject_options(
+    command: str, head: Sequence[str], args: Sequence[str], literal: int, known: Sequence[str] = ()
+) -> None:
     """Refuse a word of ``head`` or ``args`` that looks like an option, but the last ``literal``.
 
     ``head`` are the words before the function's arguments (TARGET and
@@ -122,13 +125,18 @@ def reject_options(command: str, head: Sequence[str], args: Sequence[str], liter
     :class:`~fluxforge.errors.UsageError` names the option; for one among
     the arguments it shows the command that passes them all as they are,
     ``command`` (the program and any option the target needs) then ``head``,
-    ``--`` and ``args``.
+    ``--`` and ``args``. When the word is close to one of the ``known``
+    options, the error names that one first: a typo is likelier than an
+    argument.
     """
     words = [*head, *args]
     for index, word in enumerate(words[: max(len(words) - literal, 0)]):
         if not word.startswith("-") or word == "-":
             continue
         program = command.split()[0]
+        close = difflib.get_close_matches(word.partition("=")[0], known, n=1, cutoff=0.75)
+        if close:
+            raise UsageError(f"no such option: {word}; did you mean {close[0]}?")
         if index < len(head):
             raise UsageError(f"no such option: {word}; see `{program} --help`")
         example = " ".join([command, *map(shlex.quote, head), "--", *map(shlex.quote, args)])

@@ -26,6 +26,7 @@ from fluxforge.cli.common import (
     boundary,
     common_options,
     fail,
+    known_options,
     literal_words,
     out_option,
     state_output_option,
@@ -74,7 +75,7 @@ def main(
     Exit codes: 0 the function succeeded, 1 it failed (a state run with a
     failed state included), 2 usage or config error.
     """
-    reject_options("ff-call --local", [function], args, literal_words())
+    reject_options("ff-call --local", [function], args, literal_words(), known_options())
     if not local:
         fail("ff-call needs --local for now: calling through the master comes later")
     cfg = config.load(config_path, require="minion").minion

@@ -120,6 +120,15 @@ def literal_words() -> int:
     return int(click.get_current_context().meta.get(LITERAL_META, 0))
 
 
+def known_options() -> list[str]:
+    """The long options of the current command (``--out``, ...), for "did you mean"."""
+    names: list[str] = []
+    ctx = click.get_current_context(silent=True)
+    for param in ctx.command.params if ctx is not None else ():
+        names += [o for o in (*param.opts, *param.secondary_opts) if o.startswith("--")]
+    return names
+
+
 def exit_without_collecting() -> None:
     """Let this process exit without the garbage collector's last passes over its objects.
 

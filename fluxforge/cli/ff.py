@@ -34,6 +34,7 @@ from fluxforge.cli.common import (
     common_options,
     exit_without_collecting,
     fail,
+    known_options,
     literal_words,
     out_option,
     state_output_option,
@@ -269,25 +270,8 @@ def main(
         if count is not None:
             tgt, tgt_type = _pick_subset(client, tgt, tgt_type, function, count, wait)
         if size is not None:
-            from fluxforge.client.batch import Batch
-
-            run = Batch(
-                client,
-                tgt,
-                tgt_type,
-                function,
-                positional,
-                keywords,
-                size,
-                wait=pause,
-                timeout=wait,
-                failhard=failhard,
-                note=progress.note,
-            )
-            try:
-                sys.exit(_run_batch(run, printer, progress, client))
-            except KeyboardInterrupt:
-                _interrupted(run.jids, progress)
+            call = (tgt, tgt_type, function, positional, keywords)
+            _batch_mode(client, printer, progress, call, size, pause, wait, failhard)
         job = client.run(tgt, function, positional, keywords, tgt_type, wait)
         unlisted = _unlisted(tgt, job.minions, job.unknown)
         if not job.minions and not job.unknown:
@@ -314,6 +298,39 @@ def main(
         sys.exit(code)
 
 
+def _batch_mode(
+    client: Any,
+    printer: _ReturnPrinter,
+    progress: _Progress,
+    call: tuple[Any, str, str, list[Any], dict[str, Any]],
+    size: BatchSize,
+    pause: float,
+    wait: float,
+    failhard: bool,
+) -> None:
+    """Run ``call`` (target, type, function, args, kwargs) in batches of ``size``; exit."""
+    from fluxforge.client.batch import Batch
+
+    tgt, tgt_type, function, positional, keywords = call
+    run = Batch(
+        client,
+        tgt,
+        tgt_type,
+        function,
+        positional,
+        keywords,
+        size,
+        wait=pause,
+        timeout=wait,
+        failhard=failhard,
+        note=progress.note,
+    )
+    try:
+        sys.exit(_run_batch(run, printer, progress, client))
+    except KeyboardInterrupt:
+        _interrupted(run.jids, progress)
+
+
 def _words(
     target: str | None,
     function: str | None,
@@ -331,7 +348,7 @@ def _words(
     the error suggests (``ff -L``: the targeting option in use).
     """
     head = [w for w in (target, function) if w is not None]
-    reject_options(command, head, args, literal)
+    reject_options(command, head, args, literal, known_options())
     if doc:
         # Salt's -d: the target defaults to '*', and FUNCTION (if any) is what to document.
         target = target or "*"

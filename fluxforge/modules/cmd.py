@@ -230,6 +230,11 @@ def script(
     with _private_file("cmd.script", None, local, runas) as path:
         cmd = shlex.join([path, *words])
         out = execute("cmd.script", cmd, cwd, env, stdin, timeout, runas, "/bin/sh", False)
+    return _all_of(out)
+
+
+def _all_of(out: Any) -> Result:
+    """``{pid, retcode, stdout, stderr}`` of a finished command, as Salt's ``*_all`` return."""
     value = {"pid": out.pid, "retcode": out.retcode, "stdout": out.stdout, "stderr": out.stderr}
     return Result(value, out.retcode)
 
@@ -258,8 +263,7 @@ def exec_code_all(
     with _private_file("cmd.exec_code", code, None, runas) as path:
         cmd = shlex.join([*shlex.split(lang), path, *extra])
         out = execute("cmd.exec_code", cmd, cwd, env, stdin, timeout, runas, "/bin/sh", False)
-    value = {"pid": out.pid, "retcode": out.retcode, "stdout": out.stdout, "stderr": out.stderr}
-    return Result(value, out.retcode)
+    return _all_of(out)
 
 
 def exec_code(

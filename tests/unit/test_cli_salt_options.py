@@ -242,3 +242,11 @@ def test_ff_key_print_and_master_finger_without_a_master(tmp_path: Path) -> None
     )
     res = CliRunner().invoke(key.main, ["-c", conf, "-l", "un"])
     assert res.output == "Unaccepted Keys:\nweb1\n"
+
+
+def test_an_option_close_to_a_known_one_is_named_as_the_likely_typo() -> None:
+    with pytest.raises(UsageError, match=r"^no such option: --outt; did you mean --out\?$"):
+        reject_options("ff", ["*", "test.ping"], ["--outt", "json"], 0, ["--out", "--timeout"])
+    # Far from every known option: still the hint about '--'.
+    with pytest.raises(UsageError, match="goes after '--'"):
+        reject_options("ff", ["*", "cmd.run"], ["-x"], 0, ["--out", "--timeout"])
